@@ -1,0 +1,39 @@
+# The two commands of the README's quick start: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+RUN_DIR ?= runs/fashion-mnist
+
+.PHONY: run test lint bench clean
+
+# A virtual environment with softreg (editable) and the extras each target needs.
+$(VENV)/.run-stamp: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[plot,progress]"
+	touch $@
+
+$(VENV)/.dev-stamp: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]" $(EXTRA_PIP)
+	touch $@ $(VENV)/.run-stamp
+
+# The main job: train and evaluate softmax regression on Fashion-MNIST.
+run: $(VENV)/.run-stamp
+	$(PY) examples/main_job.py
+
+# The whole test suite.
+test: $(VENV)/.dev-stamp
+	$(PY) -m pytest
+
+lint: $(VENV)/.dev-stamp
+	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/ruff format --check src tests benchmarks examples
+	$(VENV)/bin/mypy
+
+bench: $(VENV)/.dev-stamp
+	$(PY) benchmarks/bench_functional.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

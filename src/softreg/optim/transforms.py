@@ -1,0 +1,178 @@
+"""Small composable optimisers, as ``init``/``update`` pairs (after optax).
+
+A *gradient transformation* is a pair of pure functions::
+
+    state = init(params)
+    updates, state = update(grads, state, params)
+    params = apply_updates(params, updates)
+
+``params``, ``grads`` and ``updates`` are tuples of NumPy arrays of matching shapes (for softmax
+regression ``(coef, intercept)``; for a network, every layer's weights and biases). Named optimisers
+are one composition of small transformations: ``adam(lr) = chain(scale_by_adam(), scale(-lr))``.
+Arithmetic keeps each parameter's dtype: float32 parameters get float32 state and updates.
+
+Examples
+--------
+>>> import numpy as np
+>>> opt = sgd(learning_rate=0.5)
+>>> params = (np.array([1.0, -2.0]),)
+>>> state = opt.init(params)
+>>> grads = (np.array([0.2, -0.4]),)
+>>> updates, state = opt.update(grads, state, params)
+>>> apply_updates(params, updates)
+(array([ 0.9, -1.8]),)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+Arrays = tuple[NDArray[Any], ...]
+Schedule = Callable[[int], float]
+
+
+class GradientTransformation(NamedTuple):
+    """A pair ``init(params) -> state`` and ``update(grads, state, params) -> (updates, state)``."""
+
+    init: Callable[[Arrays], Any]
+    update: Callable[[Arrays, Any, "Arrays | None"], tuple[Arrays, Any]]
+
+
+def apply_updates(params: Arrays, updates: Arrays) -> Arrays:
+    """Return ``params + updates`` leaf by leaf, keeping each parameter's dtype."""
+    return tuple((p + u).astype(p.dtype, copy=False) for p, u in zip(params, updates, strict=True))
+
+
+def chain(*transforms: GradientTransformation) -> GradientTransformation:
+    """Apply ``transforms`` one after the other; the state is the tuple of their states."""
+
+    def init(params: Arrays) -> tuple[Any, ...]:
+        return tuple(t.init(params) for t in transforms)
+
+    def update(grads: Arrays, state: Any, params: Arrays | None = None) -> tuple[Arrays, Any]:
+        new_state = []
+        for t, s in zip(transforms, state, strict=True):
+            grads, s = t.update(grads, s, params)
+            new_state.append(s)
+        return grads, tuple(new_state)
+
+    return GradientTransformation(init, update)
+
+
+def scale(step_size: float) -> GradientTransformation:
+    """Multiply updates by the constant ``step_size``."""
+
+    def init(params: Arrays) -> tuple[()]:
+        return ()
+
+    def update(grads: Arrays, state: Any, params: Arrays | None = None) -> tuple[Arrays, Any]:
+        return tuple(g * g.dtype.type(step_size) for g in grads), state
+
+    return GradientTransformation(init, update)
+
+
+def scale_by_schedule(schedule: Schedule) -> GradientTransformation:
+    """Multiply updates by ``schedule(count)``, ``count`` being the number of updates so far."""
+
+    def init(params: Arrays) -> int:
+        return 0
+
+    def update(grads: Arrays, state: int, params: Arrays | None = None) -> tuple[Arrays, int]:
+        factor = schedule(state)
+        return tuple(g * g.dtype.type(factor) for g in grads), state + 1
+
+    return GradientTransformation(init, update)
+
+
+def trace(decay: float, nesterov: bool = False) -> GradientTransformation:
+    """Momentum: ``v <- decay * v + g``; emit ``v`` (or ``g + decay * v`` with Nesterov)."""
+
+    def init(params: Arrays) -> Arrays:
+        return tuple(np.zeros_like(p) for p in params)
+
+    def update(grads: Arrays, state: Arrays, params: Arrays | None = None) -> tuple[Arrays, Any]:
+        velocity = tuple(v * v.dtype.type(decay) + g for v, g in zip(state, grads, strict=True))
+        if nesterov:
+            out = tuple(g + v * v.dtype.type(decay) for g, v in zip(grads, velocity, strict=True))
+            return out, velocity
+        return velocity, velocity
+
+    return GradientTransformation(init, update)
+
+
+class AdamState(NamedTuple):
+    count: int
+    mu: Arrays
+    nu: Arrays
+
+
+def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> GradientTransformation:
+    """Adam's rescaling (Kingma & Ba, 2015) with bias correction.
+
+    ``m <- b1 m + (1-b1) g``, ``v <- b2 v + (1-b2) g**2``, emit ``m_hat / (sqrt(v_hat) + eps)``
+    where ``m_hat = m / (1 - b1**t)`` and ``v_hat = v / (1 - b2**t)``.
+    """
+
+    def init(params: Arrays) -> AdamState:
+        zeros = tuple(np.zeros_like(p) for p in params)
+        return AdamState(0, zeros, tuple(np.zeros_like(p) for p in params))
+
+    def update(
+        grads: Arrays, state: AdamState, params: Arrays | None = None
+    ) -> tuple[Arrays, AdamState]:
+        count = state.count + 1
+        mu = tuple(m * m.dtype.type(b1) + g * g.dtype.type(1 - b1) for m, g in zip(state.mu, grads, strict=True))
+        nu = tuple(v * v.dtype.type(b2) + (g * g) * g.dtype.type(1 - b2) for v, g in zip(state.nu, grads, strict=True))
+        c1 = 1.0 - b1**count
+        c2 = 1.0 - b2**count
+        out = tuple(
+            (m / m.dtype.type(c1)) / (np.sqrt(v / v.dtype.type(c2)) + v.dtype.type(eps))
+            for m, v in zip(mu, nu, strict=True)
+        )
+        return out, AdamState(count, mu, nu)
+
+    return GradientTransformation(init, update)
+
+
+def add_decayed_weights(weight_decay: float, mask: Sequence[bool] | None = None) -> GradientTransformation:
+    """Add ``weight_decay * param`` to each update (where ``mask`` is True, if given)."""
+
+    def init(params: Arrays) -> tuple[()]:
+        return ()
+
+    def update(grads: Arrays, state: Any, params: Arrays | None = None) -> tuple[Arrays, Any]:
+        if params is None:
+            raise ValueError("add_decayed_weights needs `params` in update(grads, state, params)")
+        keep = mask if mask is not None else (True,) * len(grads)
+        out = tuple(
+            g + p * p.dtype.type(weight_decay) if m else g
+            for g, p, m in zip(grads, params, keep, strict=True)
+        )
+        return out, state
+
+    return GradientTransformation(init, update)
+
+
+def _learning_rate(learning_rate: float | Schedule) -> GradientTransformation:
+    if callable(learning_rate):
+        schedule = learning_rate
+        return scale_by_schedule(lambda t: -schedule(t))
+    return scale(-float(learning_rate))
+
+
+def sgd(learning_rate: float | Schedule, momentum: float = 0.0, nesterov: bool = False) -> GradientTransformation:
+    """Stochastic gradient descent, optionally with (Nesterov) momentum."""
+    if momentum:
+        return chain(trace(momentum, nesterov), _learning_rate(learning_rate))
+    return _learning_rate(learning_rate)
+
+
+def adam(
+    learning_rate: float | Schedule = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
+) -> GradientTransformation:
+    """Adam: ``chain(scale_by_adam(b1, b2, eps), scale(-learning_rate))``."""
+    return chain(scale_by_adam(b1, b2, eps), _learning_rate(learning_rate))
