@@ -32,3 +32,9 @@ def real_fashion_mnist_dir() -> Path:
     if found is None:
         pytest.skip("real Fashion-MNIST not found: apt-get install dataset-fashion-mnist")
     return found
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test writes into the real ~/.cache/softreg (loaders cache decoded .npy files there)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
