@@ -3,15 +3,49 @@
 Flat re-exports only; every name lives in its own module.
 """
 
-from softreg.functional import log_sigmoid, log_softmax, logsumexp, sigmoid, softmax
+from softreg import datasets
+from softreg.functional import (
+    binary_cross_entropy,
+    binary_cross_entropy_grad,
+    cross_entropy,
+    cross_entropy_grad,
+    huber_loss,
+    huber_loss_grad,
+    l1_loss,
+    l1_loss_grad,
+    log_sigmoid,
+    log_softmax,
+    logsumexp,
+    mse_loss,
+    mse_loss_grad,
+    sigmoid,
+    softmax,
+    softmax_jacobian,
+    softmax_jvp,
+    softmax_vjp,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "binary_cross_entropy",
+    "binary_cross_entropy_grad",
+    "cross_entropy",
+    "cross_entropy_grad",
+    "datasets",
+    "huber_loss",
+    "huber_loss_grad",
+    "l1_loss",
+    "l1_loss_grad",
     "log_sigmoid",
     "log_softmax",
     "logsumexp",
+    "mse_loss",
+    "mse_loss_grad",
     "sigmoid",
     "softmax",
+    "softmax_jacobian",
+    "softmax_jvp",
+    "softmax_vjp",
 ]
