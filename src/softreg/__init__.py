@@ -4,6 +4,7 @@ Flat re-exports only; every name lives in its own module.
 """
 
 from softreg import datasets
+from softreg.checkpoint import fit_resumable
 from softreg.functional import (
     binary_cross_entropy,
     binary_cross_entropy_grad,
@@ -24,18 +25,26 @@ from softreg.functional import (
     softmax_jvp,
     softmax_vjp,
 )
+from softreg.gradcheck import check_gradient
+from softreg.softmax_regression import SoftmaxRegression
+from softreg.streaming import fit_stream, iter_chunks
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "SoftmaxRegression",
     "__version__",
     "binary_cross_entropy",
     "binary_cross_entropy_grad",
+    "check_gradient",
     "cross_entropy",
     "cross_entropy_grad",
     "datasets",
+    "fit_resumable",
+    "fit_stream",
     "huber_loss",
     "huber_loss_grad",
+    "iter_chunks",
     "l1_loss",
     "l1_loss_grad",
     "log_sigmoid",

@@ -1,0 +1,278 @@
+"""The regularised multinomial logistic (softmax cross-entropy) objective.
+
+Conventions
+-----------
+For data ``X`` of shape (n_samples, n_features), integer labels ``y`` in ``{0, ..., n_classes-1}``
+and non-negative ``sample_weight`` ``s`` with ``S = sum(s)``, the parameters are
+
+* ``coef`` ``W`` of shape (n_classes, n_features) and
+* ``intercept`` ``b`` of shape (n_classes,) (absent when ``fit_intercept=False``),
+
+raveled into one flat vector ``w = concatenate([W.ravel(order="C"), b])`` of size
+``n_classes * (n_features + fit_intercept)``. The logits are ``z_i = W x_i + b`` and
+
+.. math::
+
+    f(w) = \\frac{1}{S} \\sum_i s_i \\left[\\operatorname{logsumexp}(z_i) - z_{i, y_i}\\right]
+           + \\frac{1 - \\rho}{2 C S} \\lVert W \\rVert_F^2 + \\frac{\\rho}{C S} \\lVert W \\rVert_1
+
+with ``rho = l1_ratio``. The intercept is never penalised. Dividing scikit-learn's
+``C * sum_i s_i loss_i + penalty`` by ``C S`` gives exactly this function, so its minimiser equals
+``sklearn.linear_model.LogisticRegression(C=C)``'s (multinomial for more than two classes; its
+``class_weight`` multiplies ``s`` before ``S`` is taken, and so should the caller's).
+``C = inf`` means no penalty.
+
+The smooth part (data term plus the L2 term) is what ``loss``, ``loss_grad`` and ``grad_hessp``
+evaluate; the L1 term is exposed separately (``l1_penalty``, ``prox_l1``) for proximal solvers.
+Arithmetic runs in ``X``'s dtype (float32 stays float32); reductions of the loss accumulate in
+float64. Rows are processed in blocks so temporaries stay of size ``block_size * n_classes``.
+``X`` may be a dense array or a ``scipy.sparse`` CSR matrix.
+
+Examples
+--------
+>>> import numpy as np
+>>> X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+>>> y = np.array([0, 1, 2])
+>>> obj = SoftmaxObjective(X, y, n_classes=3, C=1.0)
+>>> w = np.zeros(obj.n_params)
+>>> round(obj.loss(w), 6)  # log(3) at zero parameters
+1.098612
+>>> f, g = obj.loss_grad(w)
+>>> g.shape
+(9,)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+Array = NDArray[Any]
+HessP = Callable[[Array], Array]  # a HessianOperator, or any v -> H v
+
+# Temporaries per block have block_size * n_classes entries; 2**21 of them (16 MiB in float64)
+# is small next to X and large enough that each block's GEMM runs at full speed.
+_BLOCK_ELEMENTS = 2**21
+
+
+def _log_softmax_inplace(logits: Array) -> Array:
+    """Turn ``logits`` into ``log_softmax(logits)`` in place, row-wise, and return it.
+
+    Stable form: ``z - max(z) - log(sum(exp(z - max(z))))``; the shifted exponent is <= 0, so
+    ``exp`` never overflows and at least one term of the sum is 1, so the ``log`` is finite.
+    """
+    logits -= logits.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    logits -= lse
+    return logits
+
+
+class SoftmaxObjective:
+    """Multinomial logistic objective over ``(X, y, sample_weight)``; see the module docstring.
+
+    Parameters
+    ----------
+    X : ndarray or scipy.sparse CSR matrix of shape (n_samples, n_features)
+        Float32 or float64 data; its dtype is the dtype of all arithmetic.
+    y : array-like of int of shape (n_samples,)
+        Class indices in ``{0, ..., n_classes - 1}``.
+    n_classes : int, default=None
+        Number of classes; ``max(y) + 1`` when None.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights (class weights already multiplied in); ones when None.
+    C : float, default=1.0
+        Inverse regularisation strength, as in scikit-learn; ``np.inf`` for no penalty.
+    l1_ratio : float, default=0.0
+        Share of the penalty that is L1 (0: pure L2, 1: pure L1).
+    fit_intercept : bool, default=True
+        Whether the parameter vector ends with an (unpenalised) intercept per class.
+    block_size : int, default=None
+        Rows per block; by default enough for ~2 million logits per block.
+    """
+
+    def __init__(
+        self,
+        X: Any,
+        y: ArrayLike,
+        n_classes: int | None = None,
+        sample_weight: ArrayLike | None = None,
+        *,
+        C: float = 1.0,
+        l1_ratio: float = 0.0,
+        fit_intercept: bool = True,
+        block_size: int | None = None,
+    ) -> None:
+        self.X = X
+        self.dtype = np.dtype(X.dtype)
+        self.y = np.asarray(y, dtype=np.intp)
+        self.n_samples, self.n_features = X.shape
+        self.n_classes = int(self.y.max()) + 1 if n_classes is None else int(n_classes)
+        self.fit_intercept = bool(fit_intercept)
+        sw = np.ones(self.n_samples) if sample_weight is None else np.asarray(sample_weight)
+        self.sw_sum = float(np.sum(sw, dtype=np.float64))
+        # Each row's weight in the mean: s_i / S.
+        self.weight = (sw / self.sw_sum).astype(self.dtype)
+        penalty = 0.0 if np.isinf(C) else 1.0 / (C * self.sw_sum)
+        self.l2_strength = (1.0 - l1_ratio) * penalty
+        self.l1_strength = l1_ratio * penalty
+        self.block_size = block_size or max(256, _BLOCK_ELEMENTS // max(self.n_classes, 1))
+
+    @property
+    def n_params(self) -> int:
+        """Size of the flat parameter vector: ``n_classes * (n_features + fit_intercept)``."""
+        return self.n_classes * (self.n_features + int(self.fit_intercept))
+
+    def unravel(self, w: Array) -> tuple[Array, Array | None]:
+        """Views ``(coef, intercept)`` of the flat ``w``; ``intercept`` is None without one."""
+        k, d = self.n_classes, self.n_features
+        coef = w[: k * d].reshape(k, d)
+        return coef, (w[k * d :] if self.fit_intercept else None)
+
+    def subset(self, rows: Any) -> SoftmaxObjective:
+        """The objective on ``X[rows]`` with the same penalty strengths (for mini-batches).
+
+        The data term is averaged over the subset's own weights, so averaging subset objectives
+        over a partition of equal-weight batches gives back the full objective. A slice of
+        a dense ``X`` is a view: no copy.
+        """
+        sub = object.__new__(SoftmaxObjective)
+        sub.__dict__.update(self.__dict__)
+        sub.X = self.X[rows]
+        sub.y = self.y[rows]
+        sub.n_samples = sub.X.shape[0]
+        w = self.weight[rows].astype(np.float64)
+        total = float(w.sum())
+        sub.weight = (w / total if total > 0 else w).astype(self.dtype)
+        return sub
+
+    # -- the passes over X ---------------------------------------------------------------------
+
+    def _blocks(self) -> range:
+        return range(0, self.n_samples, self.block_size)
+
+    def _logits(self, Xb: Any, coef: Array, intercept: Array | None) -> Array:
+        logits = np.asarray(Xb @ coef.T, dtype=self.dtype)
+        if intercept is not None:
+            logits += intercept
+        return logits
+
+    def _xt_dot(self, Xb: Any, R: Array) -> Array:
+        """``R.T @ Xb`` of shape (n_classes, n_features), for dense or sparse ``Xb``.
+
+        Computed as ``(Xb.T @ R).T``: with a C-ordered ``Xb`` OpenBLAS runs this form several
+        times faster than ``R.T @ Xb`` (measured 6x for 20000 x 784 with 10 classes).
+        """
+        return np.asarray((Xb.T @ R).T, dtype=self.dtype)
+
+    def _penalty_value(self, coef: Array) -> float:
+        return 0.5 * self.l2_strength * float(np.dot(coef.ravel(), coef.ravel()))
+
+    def loss(self, w: Array) -> float:
+        """Smooth objective ``f(w)`` (data term + L2 term), a Python float. One GEMM over X."""
+        w = np.asarray(w, dtype=self.dtype)
+        coef, intercept = self.unravel(w)
+        total = 0.0
+        for start in self._blocks():
+            stop = min(start + self.block_size, self.n_samples)
+            log_proba = _log_softmax_inplace(self._logits(self.X[start:stop], coef, intercept))
+            picked = log_proba[np.arange(stop - start), self.y[start:stop]]
+            total -= float(np.dot(self.weight[start:stop], picked.astype(np.float64)))
+        return total + self._penalty_value(coef)
+
+    def loss_grad(self, w: Array) -> tuple[float, Array]:
+        """``(f(w), grad f(w))`` in one fused pass over X (for ``minimize(jac=True)``)."""
+        f, g, _ = self._loss_grad_proba(w, keep_proba=False)
+        return f, g
+
+    def grad_hessp(self, w: Array) -> tuple[Array, HessP]:
+        """``(grad f(w), hessp)``; ``hessp(v)`` is the exact Hessian-vector product at ``w``."""
+        _, g, hessp = self.loss_grad_hessp(w)
+        return g, hessp
+
+    def loss_grad_hessp(self, w: Array) -> tuple[float, Array, HessP]:
+        """``(f(w), grad f(w), hessp)`` in one pass; ``hessp`` reuses the probabilities."""
+        f, g, proba = self._loss_grad_proba(w, keep_proba=True)
+        assert proba is not None
+        return f, g, HessianOperator(self, proba)
+
+    def _loss_grad_proba(self, w: Array, keep_proba: bool) -> tuple[float, Array, Array | None]:
+        w = np.asarray(w, dtype=self.dtype)
+        coef, intercept = self.unravel(w)
+        grad = np.zeros(self.n_params, dtype=self.dtype)
+        grad_coef, grad_intercept = self.unravel(grad)
+        proba_all = np.empty((self.n_samples, self.n_classes), self.dtype) if keep_proba else None
+        total = 0.0
+        for start in self._blocks():
+            stop = min(start + self.block_size, self.n_samples)
+            Xb, yb, sb = self.X[start:stop], self.y[start:stop], self.weight[start:stop]
+            rows = np.arange(stop - start)
+            log_proba = _log_softmax_inplace(self._logits(Xb, coef, intercept))
+            total -= float(np.dot(sb, log_proba[rows, yb].astype(np.float64)))
+            # d/dz [logsumexp(z) - z_y] = softmax(z) - onehot(y); weighted by s_i / S.
+            residual = np.exp(log_proba, out=log_proba)
+            if proba_all is not None:
+                proba_all[start:stop] = residual
+            residual[rows, yb] -= 1
+            residual *= sb[:, None]
+            grad_coef += self._xt_dot(Xb, residual)
+            if grad_intercept is not None:
+                grad_intercept += residual.sum(axis=0)
+        grad_coef += self.dtype.type(self.l2_strength) * coef
+        return total + self._penalty_value(coef), grad, proba_all
+
+    def _hessp(self, proba: Array, v: Array) -> Array:
+        # For one row, the Hessian of logsumexp(z) - z_y in z is diag(p) - p p^T, so
+        # H_z d = p * (d - <p, d>) with d = V x + v_b the direction's logits; chain through
+        # z = W x + b: two GEMMs per product (X V^T, then R^T X).
+        coef_dir, intercept_dir = self.unravel(v)
+        out = np.zeros(self.n_params, dtype=self.dtype)
+        out_coef, out_intercept = self.unravel(out)
+        for start in self._blocks():
+            stop = min(start + self.block_size, self.n_samples)
+            Xb, pb = self.X[start:stop], proba[start:stop]
+            d = self._logits(Xb, coef_dir, intercept_dir)
+            d -= (pb * d).sum(axis=1, keepdims=True)
+            d *= pb
+            d *= self.weight[start:stop, None]
+            out_coef += self._xt_dot(Xb, d)
+            if out_intercept is not None:
+                out_intercept += d.sum(axis=0)
+        out_coef += self.dtype.type(self.l2_strength) * coef_dir
+        return out
+
+    # -- the non-smooth part, for proximal solvers ------------------------------------------
+
+    def l1_penalty(self, w: Array) -> float:
+        """``l1_strength * ||coef||_1`` (the intercept is not penalised)."""
+        coef, _ = self.unravel(np.asarray(w))
+        return self.l1_strength * float(np.abs(coef).sum(dtype=np.float64))
+
+    def prox_l1(self, w: Array, step: float) -> Array:
+        """Proximal map of ``step * l1_penalty``: soft-threshold the coef part of ``w``."""
+        out = np.array(w, dtype=self.dtype, copy=True)
+        coef, _ = self.unravel(out)
+        threshold = self.dtype.type(step * self.l1_strength)
+        coef[...] = np.sign(coef) * np.maximum(np.abs(coef) - threshold, 0)
+        return out
+
+    def objective(self, w: Array) -> float:
+        """Full objective: ``loss(w) + l1_penalty(w)``."""
+        return self.loss(w) + self.l1_penalty(w)
+
+
+class HessianOperator:
+    """The exact Hessian of a :class:`SoftmaxObjective` at one point, as an operator.
+
+    ``H(v)`` is the Hessian-vector product: two matrix products over X, reusing the stored
+    probabilities of shape (n_samples, n_classes).
+    """
+
+    def __init__(self, objective: SoftmaxObjective, proba: Array) -> None:
+        self.objective = objective
+        self.proba = proba
+
+    def __call__(self, v: Array) -> Array:
+        return self.objective._hessp(self.proba, np.asarray(v, dtype=self.objective.dtype))

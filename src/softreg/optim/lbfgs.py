@@ -1,0 +1,79 @@
+"""L-BFGS through SciPy (``L-BFGS-B`` without bounds) on a fused loss+gradient."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.optimize
+from numpy.typing import NDArray
+
+from softreg.optim._result import Callback, SolverResult, max_abs, record, warn_not_converged
+
+
+class _StopIteration(Exception):
+    pass
+
+
+def minimize_lbfgs(
+    objective: Any,
+    w0: NDArray[Any],
+    *,
+    tol: float = 1e-4,
+    max_iter: int = 100,
+    callback: Callback | None = None,
+    memory: int = 10,
+) -> SolverResult:
+    """Minimise ``objective.loss_grad`` with SciPy's L-BFGS from ``w0``.
+
+    Stops when ``max|g| <= tol`` (SciPy's ``gtol``) or the relative decrease of ``f`` falls
+    below ``64 * eps`` (as scikit-learn does). Works in float64 internally (SciPy's L-BFGS-B is
+    float64); the objective is evaluated in its own dtype and ``x`` is returned in that dtype.
+    """
+    dtype = np.asarray(w0).dtype
+    last: dict[str, Any] = {}
+    history: list[dict[str, Any]] = []
+
+    def fun(w: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        f, g = objective.loss_grad(w.astype(dtype, copy=False))
+        last.update(x=w.copy(), f=f, g=g)
+        return f, np.asarray(g, dtype=np.float64)
+
+    def on_iteration(intermediate_result: scipy.optimize.OptimizeResult) -> None:
+        w = intermediate_result.x
+        if "x" in last and np.array_equal(last["x"], w):
+            f, g = last["f"], last["g"]
+        else:
+            f, g = fun(w)
+        row = record(len(history) + 1, f, max_abs(g))
+        history.append(row)
+        if callback is not None and callback(w.astype(dtype), row):
+            raise _StopIteration
+
+    x0 = np.asarray(w0, dtype=np.float64)
+    status = -1
+    try:
+        res = scipy.optimize.minimize(
+            fun,
+            x0,
+            jac=True,
+            method="L-BFGS-B",
+            callback=on_iteration,
+            options={
+                "maxiter": max_iter,
+                "gtol": tol,
+                "ftol": 64 * np.finfo(np.float64).eps,
+                "maxcor": memory,
+                "maxls": 50,
+            },
+        )
+        x, stopped, status = res.x, False, int(res.status)
+    except _StopIteration:
+        x, stopped = last["x"], True
+    f, g = objective.loss_grad(x.astype(dtype))
+    gnorm = max_abs(g)
+    # status 0: SciPy's own test met (gtol, or the relative decrease of f below ftol).
+    converged = stopped or gnorm <= tol or status == 0
+    if not converged:
+        warn_not_converged("lbfgs", max_iter, f" (max|grad| = {gnorm:.3g} > tol = {tol:g})")
+    return SolverResult(np.asarray(x, dtype=dtype), f, gnorm, len(history), converged, history)

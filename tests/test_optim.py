@@ -1,0 +1,174 @@
+"""Solvers: agreement with each other and with scikit-learn, optimality, warnings."""
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+
+from softreg.objective import SoftmaxObjective
+from softreg.optim import minimize
+from softreg.optim.transforms import sgd
+
+FULL_BATCH = ["lbfgs", "newton-cg", "fista"]
+
+
+def problem(n=150, d=4, k=3, seed=0, dtype=np.float64, **kwargs):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    y = (X @ rng.standard_normal((d, k)) + rng.standard_normal((n, k))).argmax(axis=1)
+    return SoftmaxObjective(X, y, k, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def solutions():
+    obj = problem(C=0.5)
+    return obj, {
+        m: minimize(obj, np.zeros(obj.n_params), m, tol=1e-9, max_iter=20000) for m in FULL_BATCH
+    }
+
+
+@pytest.mark.parametrize(
+    ("a", "b"), [("lbfgs", "newton-cg"), ("lbfgs", "fista"), ("newton-cg", "fista")]
+)
+def test_every_pair_of_full_batch_solvers_agrees(solutions, a, b):
+    # Tolerance: with max|grad| <= 1e-9 and the Hessian's smallest eigenvalue >= 1/(C n)
+    # ~ 1e-2, the distance to the minimiser is <= ~1e-7; we allow 1e-6 relative.
+    _, res = solutions
+    x_a, x_b = res[a].x, res[b].x
+    assert np.abs(x_a - x_b).max() <= 1e-6 * np.abs(x_a).max()
+    assert res[a].fun == pytest.approx(res[b].fun, rel=1e-12)
+
+
+@pytest.mark.parametrize("method", FULL_BATCH)
+def test_returned_point_has_small_gradient(solutions, method):
+    obj, res = solutions
+    r = res[method]
+    assert r.converged
+    # L-BFGS may also stop on SciPy's relative-decrease test (ftol = 64 eps), slightly earlier.
+    assert np.abs(obj.loss_grad(r.x)[1]).max() <= (1e-9 if method != "lbfgs" else 1e-7)
+    assert r.history[-1]["grad_norm"] == pytest.approx(r.grad_norm)
+    assert [row["iteration"] for row in r.history] == list(range(1, r.n_iter + 1))
+
+
+@pytest.mark.parametrize(("method", "lr"), [("sgd", 0.5), ("adam", 0.05)])
+def test_stochastic_solvers_reach_the_minimiser(solutions, method, lr):
+    # Full-batch steps (batch_size = n) with a decaying step size converge; 2e-3 relative.
+    # Adding a constant to every intercept changes nothing (softmax is shift invariant), and
+    # Adam's per-coordinate scaling drifts along that flat direction: compare centred intercepts.
+    obj, res = solutions
+    x_star = res["newton-cg"].x
+    r = minimize(
+        obj,
+        np.zeros(obj.n_params),
+        method,
+        tol=0.0,
+        max_iter=3000,
+        batch_size=150,
+        learning_rate=lambda t: lr / (1 + t / 300),
+        warn=False,
+    )
+    for got, want in zip(obj.unravel(r.x), obj.unravel(x_star), strict=True):
+        got, want = got - got.mean(axis=0), want - want.mean(axis=0)
+        assert np.abs(got - want).max() <= 2e-3 * np.abs(x_star).max()
+    assert r.fun == pytest.approx(res["newton-cg"].fun, rel=1e-4)
+
+
+def test_minibatch_sgd_stop_rule():
+    obj = problem(n=400)
+    r = minimize(
+        obj,
+        np.zeros(obj.n_params),
+        "sgd",
+        tol=5e-4,
+        max_iter=500,
+        batch_size=40,
+        learning_rate=0.1,
+        random_state=0,
+    )
+    assert r.converged
+    costs = [row["loss"] for row in r.history]
+    assert costs[-2] - costs[-1] < 5e-4  # stopped at the first small improvement
+    assert all(a - b >= 5e-4 for a, b in itertools.pairwise(costs[:-1]))
+
+
+def test_float32_is_kept_by_every_solver():
+    obj = problem(dtype=np.float32, C=0.5)
+    w0 = np.zeros(obj.n_params, np.float32)
+    for method in [*FULL_BATCH, "sgd", "adam"]:
+        r = minimize(obj, w0, method, tol=1e-4, max_iter=500, warn=False)
+        assert r.x.dtype == np.float32, method
+
+
+@pytest.mark.parametrize("method", FULL_BATCH)
+def test_non_convergence_warns(method):
+    obj = problem(C=100.0)
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        r = minimize(obj, np.zeros(obj.n_params), method, tol=1e-12, max_iter=1)
+    assert not r.converged
+
+
+def test_callback_stops_cleanly():
+    obj = problem()
+    seen = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = minimize(
+            obj,
+            np.zeros(obj.n_params),
+            "lbfgs",
+            tol=1e-12,
+            max_iter=100,
+            callback=lambda w, row: seen.append(row) or len(seen) == 3,
+        )
+    assert len(seen) == 3
+    assert r.n_iter == 3
+    assert r.converged
+
+
+def test_diverging_sgd_raises():
+    obj = problem()
+    obj.X = obj.X * 1e200
+    with (
+        pytest.raises(FloatingPointError, match="learning rate is too large"),
+        np.errstate(all="ignore"),
+    ):
+        minimize(obj, np.zeros(obj.n_params), "sgd", learning_rate=1e200, max_iter=50)
+
+
+def test_unknown_method():
+    obj = problem()
+    with pytest.raises(ValueError, match="method must be one of"):
+        minimize(obj, np.zeros(obj.n_params), "bfgs")
+
+
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_fista_matches_sklearn_saga(l1_ratio):
+    obj = problem(n=100, C=0.2, l1_ratio=l1_ratio)
+    r = minimize(obj, np.zeros(obj.n_params), "fista", tol=1e-10, max_iter=50000)
+    ref = LogisticRegression(
+        C=0.2, l1_ratio=l1_ratio, solver="saga", tol=1e-12, max_iter=100000
+    ).fit(obj.X, obj.y)
+    coef, intercept = obj.unravel(r.x)
+    assert np.sum(coef == 0) > 0  # L1 makes some weights exactly zero
+    np.testing.assert_allclose(coef, ref.coef_, atol=1e-5 * np.abs(ref.coef_).max())
+    np.testing.assert_allclose(intercept, ref.intercept_, atol=1e-5)
+
+
+def test_stochastic_state_resumes():
+    obj = problem()
+    opt = sgd(0.1, momentum=0.9)
+    from softreg.optim import minimize_stochastic
+
+    one = minimize_stochastic(
+        obj, np.zeros(obj.n_params), opt, max_iter=2, tol=-np.inf, shuffle=False, warn=False
+    )
+    a = minimize_stochastic(
+        obj, np.zeros(obj.n_params), opt, max_iter=1, tol=-np.inf, shuffle=False, warn=False
+    )
+    b = minimize_stochastic(
+        obj, a.x, opt, max_iter=1, tol=-np.inf, shuffle=False, state=a.state, warn=False
+    )
+    np.testing.assert_allclose(b.x, one.x, rtol=1e-12)
