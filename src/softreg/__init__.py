@@ -26,12 +26,14 @@ from softreg.functional import (
     softmax_vjp,
 )
 from softreg.gradcheck import check_gradient
+from softreg.mlp import MLPClassifier
 from softreg.softmax_regression import SoftmaxRegression
 from softreg.streaming import fit_stream, iter_chunks
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "MLPClassifier",
     "SoftmaxRegression",
     "__version__",
     "binary_cross_entropy",

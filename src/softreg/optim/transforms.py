@@ -39,7 +39,7 @@ class GradientTransformation(NamedTuple):
     """A pair ``init(params) -> state`` and ``update(grads, state, params) -> (updates, state)``."""
 
     init: Callable[[Arrays], Any]
-    update: Callable[[Arrays, Any, "Arrays | None"], tuple[Arrays, Any]]
+    update: Callable[[Arrays, Any, Arrays | None], tuple[Arrays, Any]]
 
 
 def apply_updates(params: Arrays, updates: Arrays) -> Arrays:
@@ -125,8 +125,14 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Grad
         grads: Arrays, state: AdamState, params: Arrays | None = None
     ) -> tuple[Arrays, AdamState]:
         count = state.count + 1
-        mu = tuple(m * m.dtype.type(b1) + g * g.dtype.type(1 - b1) for m, g in zip(state.mu, grads, strict=True))
-        nu = tuple(v * v.dtype.type(b2) + (g * g) * g.dtype.type(1 - b2) for v, g in zip(state.nu, grads, strict=True))
+        mu = tuple(
+            m * m.dtype.type(b1) + g * g.dtype.type(1 - b1)
+            for m, g in zip(state.mu, grads, strict=True)
+        )
+        nu = tuple(
+            v * v.dtype.type(b2) + (g * g) * g.dtype.type(1 - b2)
+            for v, g in zip(state.nu, grads, strict=True)
+        )
         c1 = 1.0 - b1**count
         c2 = 1.0 - b2**count
         out = tuple(
@@ -138,7 +144,9 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Grad
     return GradientTransformation(init, update)
 
 
-def add_decayed_weights(weight_decay: float, mask: Sequence[bool] | None = None) -> GradientTransformation:
+def add_decayed_weights(
+    weight_decay: float, mask: Sequence[bool] | None = None
+) -> GradientTransformation:
     """Add ``weight_decay * param`` to each update (where ``mask`` is True, if given)."""
 
     def init(params: Arrays) -> tuple[()]:
@@ -164,7 +172,9 @@ def _learning_rate(learning_rate: float | Schedule) -> GradientTransformation:
     return scale(-float(learning_rate))
 
 
-def sgd(learning_rate: float | Schedule, momentum: float = 0.0, nesterov: bool = False) -> GradientTransformation:
+def sgd(
+    learning_rate: float | Schedule, momentum: float = 0.0, nesterov: bool = False
+) -> GradientTransformation:
     """Stochastic gradient descent, optionally with (Nesterov) momentum."""
     if momentum:
         return chain(trace(momentum, nesterov), _learning_rate(learning_rate))
@@ -176,3 +186,63 @@ def adam(
 ) -> GradientTransformation:
     """Adam: ``chain(scale_by_adam(b1, b2, eps), scale(-learning_rate))``."""
     return chain(scale_by_adam(b1, b2, eps), _learning_rate(learning_rate))
+
+
+def adam_inplace(
+    learning_rate: float | Schedule = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
+) -> GradientTransformation:
+    """`adam`'s arithmetic without temporaries: the moments and the updates live in reused buffers.
+
+    ``update`` overwrites the moment arrays of the state it is given and returns the updates in a
+    buffer that the next call overwrites, so neither an old state nor old updates may be kept
+    (``apply_updates`` or ``params += updates`` at once, as a training loop does). Per parameter,
+    with ``t`` the step count::
+
+        m <- b1 m + (1 - b1) g,    v <- b2 v + (1 - b2) g**2,
+        update = -(learning_rate / (1 - b1**t)) m / (sqrt(v / (1 - b2**t)) + eps)
+
+    the maths of ``adam(learning_rate, b1, b2, eps)`` (equal up to float rounding), in about half
+    its passes over memory, which dominate a small network's step. Dtypes are kept. A callable
+    ``learning_rate`` is a schedule: step ``t`` uses ``learning_rate(t - 1)``, as in `adam`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> params = (np.array([1.0, -2.0]),)
+    >>> grads = (np.array([0.2, -0.4]),)
+    >>> opt, ref = adam_inplace(0.1), adam(0.1)
+    >>> ours, _ = opt.update(grads, opt.init(params), params)
+    >>> theirs, _ = ref.update(grads, ref.init(params), params)
+    >>> np.allclose(ours[0], theirs[0], rtol=1e-12, atol=0), ours[0]
+    (True, array([-0.1,  0.1]))
+    """
+
+    def init(params: Arrays) -> tuple[int, Arrays, Arrays, Arrays]:
+        def zeros() -> Arrays:
+            return tuple(np.zeros_like(p) for p in params)
+
+        return 0, zeros(), zeros(), zeros()
+
+    def update(
+        grads: Arrays, state: tuple[int, Arrays, Arrays, Arrays], params: Arrays | None = None
+    ) -> tuple[Arrays, tuple[int, Arrays, Arrays, Arrays]]:
+        count, mu, nu, out = state
+        lr = learning_rate(count) if callable(learning_rate) else learning_rate
+        count += 1
+        for g, m, v, u in zip(grads, mu, nu, out, strict=True):
+            one = m.dtype.type
+            m *= one(b1)
+            np.multiply(g, one(1 - b1), out=u)
+            m += u
+            v *= one(b2)
+            np.multiply(g, g, out=u)
+            u *= one(1 - b2)
+            v += u
+            np.multiply(v, one(1 / (1 - b2**count)), out=u)
+            np.sqrt(u, out=u)
+            u += one(eps)
+            np.divide(m, u, out=u)
+            u *= one(-lr / (1 - b1**count))
+        return out, (count, mu, nu, out)
+
+    return GradientTransformation(init, update)
