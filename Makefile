@@ -21,11 +21,12 @@ $(VENV)/.dev-stamp: pyproject.toml
 
 # The main job: train and evaluate softmax regression on Fashion-MNIST.
 run: $(VENV)/.run-stamp
-	$(PY) examples/main_job.py
+	$(VENV)/bin/softreg train --dataset fashion-mnist --out $(RUN_DIR) --overwrite
+	$(VENV)/bin/softreg evaluate --model $(RUN_DIR)/model.npz --dataset fashion-mnist
 
 # The whole test suite.
 test: $(VENV)/.dev-stamp
-	$(PY) -m pytest
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest
 
 lint: $(VENV)/.dev-stamp
 	$(VENV)/bin/ruff check src tests benchmarks examples

@@ -26,6 +26,7 @@ from softreg.functional import (
     softmax_vjp,
 )
 from softreg.gradcheck import check_gradient
+from softreg.io import load, save
 from softreg.mlp import MLPClassifier
 from softreg.softmax_regression import SoftmaxRegression
 from softreg.streaming import fit_stream, iter_chunks
@@ -49,11 +50,13 @@ __all__ = [
     "iter_chunks",
     "l1_loss",
     "l1_loss_grad",
+    "load",
     "log_sigmoid",
     "log_softmax",
     "logsumexp",
     "mse_loss",
     "mse_loss_grad",
+    "save",
     "sigmoid",
     "softmax",
     "softmax_jacobian",

@@ -1,0 +1,150 @@
+"""The ``softreg`` command line: train, evaluate, predict, inspect.
+
+``main(argv=None) -> int`` parses, calls the library and prints; there is no maths here. Exit
+status: 0 on success, 2 on a usage error, 1 on any other failure with a one-line message on stderr
+(the traceback only with ``--debug``), 130 when interrupted with Ctrl-C.
+
+Examples
+--------
+>>> main(["--version"])  # doctest: +ELLIPSIS
+softreg ...
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+import softreg
+
+__all__ = ["build_parser", "main"]
+
+DATASETS = ("fashion-mnist", "mnist", "digits")
+EPILOG = """examples:
+  softreg train --dataset fashion-mnist --out runs/fmnist
+  softreg evaluate --model runs/fmnist/model.npz --dataset fashion-mnist --json
+  softreg predict --model runs/fmnist/model.npz shoe.png batch.npy t10k-images-idx3-ubyte.gz
+  softreg inspect --model runs/fmnist/model.npz
+
+data: Fashion-MNIST is found in $SOFTREG_DATA, the download cache or Debian's
+dataset-fashion-mnist package (apt-get install dataset-fashion-mnist), else downloaded;
+--data-dir DIR reads any folder in MNIST file layout."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``softreg`` (one sub-command per job)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    common.add_argument("--debug", action="store_true", help="show tracebacks on failure")
+
+    parser = argparse.ArgumentParser(
+        prog="softreg",
+        description="Train, evaluate and use softmax classifiers on image datasets.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"softreg {softreg.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", parents=[common], help="fit a model and write a run directory")
+    train.add_argument("--dataset", required=True, choices=DATASETS)
+    train.add_argument("--data-dir", metavar="DIR", help="folder with the IDX files (MNIST layout)")
+    train.add_argument("--model", choices=("softmax", "mlp"), default="softmax")
+    train.add_argument("--solver", help="solver of the estimator (default: its own)")
+    train.add_argument("--C", type=float, help="inverse L2 strength (softmax)")
+    train.add_argument("--epochs", type=int, help="max iterations (full-batch) or epochs")
+    train.add_argument("--batch-size", type=int, help="mini-batch size (stochastic solvers, mlp)")
+    train.add_argument("--seed", type=int, help="random_state of the estimator")
+    train.add_argument(
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="any other estimator parameter, VALUE as JSON or a bare word (repeatable)",
+    )
+    train.add_argument("--max-samples", type=int, metavar="N", help="train on the first N images")
+    train.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to create")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR")
+    train.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+
+    evaluate = sub.add_parser("evaluate", parents=[common], help="score a model file on a split")
+    evaluate.add_argument("--model", required=True, metavar="FILE")
+    evaluate.add_argument("--dataset", required=True, choices=DATASETS)
+    evaluate.add_argument("--data-dir", metavar="DIR")
+    evaluate.add_argument("--split", choices=("train", "test"), default="test")
+    evaluate.add_argument("--max-samples", type=int, metavar="N", help="only the first N images")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+
+    predict = sub.add_parser(
+        "predict",
+        parents=[common],
+        help="classify PNG/JPEG images, .npy arrays or IDX files",
+        description="Classify images. PNG/JPEG: 8-bit, exactly the model's size (no resizing), "
+        "colour converted to grayscale; light objects on a dark background, as in MNIST. "
+        ".npy: raw pixels (0..pixel_max) as (H, W), (n, H, W), (H*W,) or (n, H*W). "
+        "Anything else is read as an IDX file (gzip or raw).",
+    )
+    predict.add_argument("--model", required=True, metavar="FILE")
+    predict.add_argument("inputs", nargs="+", metavar="INPUT")
+    predict.add_argument("--top", type=int, default=3, help="classes shown per image (default 3)")
+    predict.add_argument("--json", action="store_true", help="print one JSON object")
+
+    inspect = sub.add_parser("inspect", parents=[common], help="describe a model file")
+    inspect.add_argument("--model", required=True, metavar="FILE")
+    inspect.add_argument("--json", action="store_true", help="print the file's JSON header")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``softreg`` command line with ``argv`` (default: ``sys.argv[1:]``)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:  # --help, --version (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else 2
+    # Imported here so that `softreg --help` stays fast and light.
+    from softreg.cli._commands import run_evaluate, run_inspect, run_predict
+    from softreg.cli._train import UsageError, run_train
+
+    try:
+        if args.command == "train":
+            return run_train(args, args_list)
+        if args.command == "evaluate":
+            return run_evaluate(args)
+        if args.command == "predict":
+            return run_predict(args)
+        return run_inspect(args)
+    except BrokenPipeError:
+        # The reader went away (`softreg predict ... | head`): stop quietly, as Unix tools do.
+        _silence_stdout()
+        return 0
+    except KeyboardInterrupt:
+        print(f"softreg {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except UsageError as exc:
+        print(f"softreg {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"softreg {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (e.g. captured in tests)
+        pass
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, (ValueError, TypeError, OSError, ImportError, LookupError)):
+        return text
+    return f"{type(exc).__name__}: {text}"
