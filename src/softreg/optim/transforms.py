@@ -105,7 +105,7 @@ def trace(decay: float, nesterov: bool = False) -> GradientTransformation:
 
 
 class AdamState(NamedTuple):
-    count: int
+    step: int
     mu: Arrays
     nu: Arrays
 
@@ -124,7 +124,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Grad
     def update(
         grads: Arrays, state: AdamState, params: Arrays | None = None
     ) -> tuple[Arrays, AdamState]:
-        count = state.count + 1
+        count = state.step + 1
         mu = tuple(
             m * m.dtype.type(b1) + g * g.dtype.type(1 - b1)
             for m, g in zip(state.mu, grads, strict=True)
