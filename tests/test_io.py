@@ -326,3 +326,60 @@ def test_softreg_estimators_round_trip(tmp_path: Path, make: Any, string_labels:
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
     assert loaded.history_ == model.history_
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: softreg.SoftmaxRegression(C=0.5),
+        lambda: softreg.MLPClassifier((5,), max_epochs=3, random_state=0),
+    ],
+)
+def test_feature_names_of_a_dataframe_fit_round_trip(tmp_path: Path, make: Any) -> None:
+    import warnings
+
+    pd = pytest.importorskip("pandas")
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True)
+    X, y = frame.data, frame.target.to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # few epochs: a ConvergenceWarning is expected
+        model = make().fit(X, y)
+    path = save(model, tmp_path / "model.npz")
+    loaded = load(path)
+    # The file holds the names as a 'U' array (no pickle); the model gets scikit-learn's dtype.
+    assert _contents(path)["feature_names_in_"].dtype.kind == "U"
+    assert loaded.feature_names_in_.dtype == model.feature_names_in_.dtype == object
+    np.testing.assert_array_equal(loaded.feature_names_in_, model.feature_names_in_)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    # Column checks behave as on the original model: renamed columns are refused ...
+    renamed = X.rename(columns={X.columns[0]: "renamed"})
+    with pytest.raises(ValueError, match="feature names"):
+        model.predict(renamed)
+    with pytest.raises(ValueError, match="feature names"):
+        loaded.predict(renamed)
+    # ... and a bare array warns, on both, that the model was fitted with feature names.
+    with pytest.warns(UserWarning, match="feature names"):
+        model.predict(X.to_numpy())
+    with pytest.warns(UserWarning, match="feature names"):
+        loaded.predict(X.to_numpy())
+    assert isinstance(X, pd.DataFrame)
+
+
+def test_model_without_feature_names_has_none_after_load(model_file: Path) -> None:
+    assert "feature_names_in_" not in _header(_contents(model_file))["state"]
+    assert not hasattr(load(model_file), "feature_names_in_")
+
+
+def test_feature_names_must_match_n_features(
+    tmp_path: Path, data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    model = TinyClassifier().fit(*data)
+    model.feature_names_in_ = np.array(["a", "b", "c"], dtype=object)  # 3 names, 4 features
+    path = save(model, tmp_path / "m.npz")
+    with pytest.raises(ModelFileError, match="feature_names_in_ must be a 'U' array of n_fe"):
+        load(path)
+    model.feature_names_in_ = np.array([1, 2, 3, 4], dtype=object)
+    with pytest.raises(TypeError, match="feature_names_in_ must be a 1-D array of str"):
+        save(model, tmp_path / "m.npz")

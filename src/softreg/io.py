@@ -17,6 +17,11 @@ A NumPy ``.npz`` archive written with ``allow_pickle=False`` holding
 
 * one array per entry of ``header["arrays"]``.
 
+Besides the estimator's ``_state_attributes``, ``feature_names_in_`` (set by scikit-learn's
+validation when a model is fitted on a DataFrame with string column names) is saved when present,
+as a ``'U'`` array, and restored as the object array scikit-learn keeps, so a loaded model checks
+the column names of the DataFrames it predicts on just as the original does.
+
 `load` refuses anything else with a one-line `ModelFileError` (a `ValueError`): an unreadable,
 truncated or corrupted archive, a header that is not this JSON, a future format version, an
 estimator outside the allow-list, unknown or missing parameters, unexpected or missing arrays,
@@ -30,13 +35,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from softreg._atomic import atomic_path
 
 __all__ = ["FORMAT_VERSION", "ModelFileError", "load", "read_header", "register_estimator", "save"]
 
@@ -45,6 +51,8 @@ _FORMAT_NAME = "softreg-model"
 _HEADER_KEY = "__header__"
 _ALLOWED_KINDS = frozenset("biufcU")
 _REGISTRY: dict[str, Any] = {}
+#: Fitted attributes saved when the model has them, whatever its ``_state_attributes``.
+_OPTIONAL_STATE = ("feature_names_in_",)
 
 
 class ModelFileError(ValueError):
@@ -135,6 +143,17 @@ def _checked_array(value: np.ndarray, where: str) -> np.ndarray:
     return np.ascontiguousarray(value)
 
 
+def _feature_names_array(value: Any) -> np.ndarray:
+    """``feature_names_in_`` (object array of str) as a 1-D ``'U'`` array: no pickle needed."""
+    names = np.asarray(value)
+    if names.ndim != 1 or not all(isinstance(n, str) for n in names.tolist()):
+        raise TypeError(
+            "model.feature_names_in_ must be a 1-D array of str to be saved, got "
+            f"{names.dtype} array of shape {names.shape}"
+        )
+    return names.astype(str)
+
+
 def save(
     model: Any, path: str | os.PathLike[str], *, metadata: Mapping[str, Any] | None = None
 ) -> Path:
@@ -180,8 +199,11 @@ def save(
     params = _to_json(model.get_params(deep=False), "model parameters")
     arrays: dict[str, np.ndarray] = {}
     state: dict[str, Any] = {}
-    for attr in cls._state_attributes:
+    optional = [a for a in _OPTIONAL_STATE if hasattr(model, a) and a not in cls._state_attributes]
+    for attr in (*cls._state_attributes, *optional):
         value = getattr(model, attr)
+        if attr == "feature_names_in_":
+            value = _feature_names_array(value)
         if isinstance(value, np.ndarray):
             arrays[attr] = _checked_array(value, f"model.{attr}")
             state[attr] = {"array": attr}
@@ -216,27 +238,12 @@ def save(
 
 
 def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> Path:
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        os.chmod(tmp_name, _default_file_mode())  # mkstemp makes 0600; give the usual mode
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, allow_pickle=False, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        # Also on KeyboardInterrupt: never leave a temporary or half-written file behind.
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
+    """Write ``arrays`` as an uncompressed ``.npz`` to ``path`` atomically, synced to disk."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, allow_pickle=False, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
     return path
-
-
-def _default_file_mode() -> int:
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -320,6 +327,29 @@ def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Return the checked JSON header of a model file (estimator, params, arrays, metadata).
 
     The archive and its arrays are verified as in `load`, but no estimator is built.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A model file written by `save`.
+
+    Returns
+    -------
+    dict
+        ``format``, ``format_version``, ``softreg_version``, ``estimator``, ``params``,
+        ``state``, ``arrays`` (dtype, shape and SHA-256 of each) and ``metadata``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from softreg import SoftmaxRegression, save
+    >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([0, 0, 1, 1])
+    >>> path = save(SoftmaxRegression().fit(X, y), os.path.join(tempfile.mkdtemp(), "m.npz"),
+    ...             metadata={"note": "toy"})
+    >>> header = read_header(path)
+    >>> header["estimator"], header["arrays"]["coef_"]["shape"], header["metadata"]
+    ('SoftmaxRegression', [2, 1], {'note': 'toy'})
     """
     header, _ = _read(path)
     header["metadata"] = _from_json(header["metadata"])
@@ -369,10 +399,11 @@ def load(path: str | os.PathLike[str]) -> Any:
         raise fail(f"missing parameter(s) for {name}: {', '.join(missing)}")
     state = header["state"]
     attributes = tuple(cls._state_attributes)
-    if set(state) != set(attributes):
+    if set(state) - set(_OPTIONAL_STATE) != set(attributes) - set(_OPTIONAL_STATE):
         raise fail(
             f"state attributes {sorted(state)} differ from those of {name} {sorted(attributes)}"
         )
+    attributes += tuple(a for a in _OPTIONAL_STATE if a in state and a not in attributes)
     used: set[str] = set()
     try:
         model = cls(**params)
@@ -400,6 +431,20 @@ def load(path: str | os.PathLike[str]) -> Any:
             raise fail(f"malformed state entry for {attr!r}")
     if used != set(arrays):
         raise fail(f"array(s) not used by the state: {', '.join(sorted(set(arrays) - used))}")
+    if "feature_names_in_" in state:
+        names = getattr(model, "feature_names_in_", None)
+        n_features = getattr(model, "n_features_in_", None)
+        if not (
+            isinstance(names, np.ndarray)
+            and names.dtype.kind == "U"
+            and names.shape == (n_features,)
+        ):
+            raise fail(
+                f"feature_names_in_ must be a 'U' array of n_features_in_={n_features} names, "
+                f"got {getattr(names, 'dtype', type(names).__name__)} "
+                f"of shape {getattr(names, 'shape', None)}"
+            )
+        model.feature_names_in_ = names.astype(object)  # the dtype scikit-learn sets in fit
     try:
         model._validate_state()
     except (ValueError, TypeError) as exc:

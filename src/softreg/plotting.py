@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from softreg._atomic import atomic_path
 
 try:
     import matplotlib
@@ -158,6 +159,12 @@ def plot_confusion_matrix(
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> ax = plot_confusion_matrix([[5, 1], [0, 4]], ["cat", "dog"])
+    >>> [t.get_text() for t in ax.texts], [t.get_text() for t in ax.get_xticklabels()]
+    (['5', '1', '0', '4'], ['cat', 'dog'])
     """
     cm = np.asarray(confusion)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
@@ -220,6 +227,13 @@ def plot_class_weights(
     Returns
     -------
     ndarray of Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> axes = plot_class_weights(np.arange(8.0).reshape(2, 4), (2, 2), ["a", "b"])
+    >>> axes.shape, [a.get_title() for a in axes]
+    ((2,), ['a', 'b'])
     """
     W = np.asarray(coef, dtype=float)
     h, w = (int(s) for s in image_shape)
@@ -273,6 +287,13 @@ def plot_predictions(
     Returns
     -------
     ndarray of Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> axes = plot_predictions(np.zeros((2, 4, 4), np.uint8), [0, 1], [0, 2], ["a", "b", "c"])
+    >>> [a.get_title().splitlines() for a in axes]
+    [['true: a', 'pred: a'], ['true: b', 'pred: c']]
     """
     imgs = np.asarray(images)
     if imgs.ndim != 3:
@@ -424,6 +445,14 @@ def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = 110) -> Pa
     Returns
     -------
     pathlib.Path
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> ax = plot_confusion_matrix([[5, 1], [0, 4]])
+    >>> path = save_figure(ax, os.path.join(tempfile.mkdtemp(), "confusion.png"))
+    >>> path.read_bytes()[:4]
+    b'\x89PNG'
     """
     if isinstance(fig, np.ndarray):
         fig = fig.ravel()[0]
@@ -432,16 +461,6 @@ def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = 110) -> Pa
     if not isinstance(fig, matplotlib.figure.Figure):
         raise TypeError(f"fig must be a Figure, an Axes or an array of Axes, got {type(fig)}")
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual mode
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        fig.savefig(f, format="png", dpi=dpi)
     return path

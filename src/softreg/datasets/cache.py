@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from softreg.datasets.atomic import atomic_path
+from softreg._atomic import atomic_path
 from softreg.datasets.decode import DecodedFile
 from softreg.datasets.header import IdxHeader
 

@@ -1,20 +1,7 @@
 """The IDX file format of MNIST-like datasets: read and write, gzip or raw.
 
-Conventions
------------
-An IDX file is a 4-byte magic number ``0x00 0x00 <type code> <ndim>``, then ``ndim``
-big-endian uint32 dimensions, then the values in C order, big-endian:
-
-=========  ===========  =============
-type code  element      NumPy dtype
-=========  ===========  =============
-0x08       ubyte        ``uint8``
-0x09       byte         ``int8``
-0x0B       short        ``>i2``
-0x0C       int          ``>i4``
-0x0D       float        ``>f4``
-0x0E       double       ``>f8``
-=========  ===========  =============
+The layout (magic number, big-endian uint32 dimensions, C-order big-endian values) and the
+table of type codes and dtypes are in :mod:`softreg.datasets.header`.
 
 A file is gzip-compressed when it starts with the gzip magic ``1f 8b`` (whatever its
 name). Raw files are memory-mapped (zero copy, copy-on-write: writing to the array
@@ -30,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from softreg.datasets.atomic import atomic_path
+from softreg._atomic import atomic_path
 from softreg.datasets.decode import decode_idx
 from softreg.datasets.header import (
     IDX_DTYPES,
