@@ -439,3 +439,33 @@ def test_real_fashion_mnist_subset(
     record = json.loads(stdout)
     assert record["n_samples"] == 10_000
     assert record["accuracy"] > 0.75
+
+
+@pytest.mark.parametrize(
+    ("argv", "option", "value"),
+    [
+        (["predict", "--top", "0", "x.npy"], "--top", "0"),
+        (["evaluate", "--dataset", "digits", "--max-samples", "-5"], "--max-samples", "-5"),
+        (
+            ["train", "--dataset", "digits", "--max-samples", "0", "--out", "r"],
+            "--max-samples",
+            "0",
+        ),
+        (["train", "--dataset", "digits", "--epochs", "two", "--out", "r"], "--epochs", "two"),
+        (["train", "--dataset", "digits", "--batch-size", "0", "--out", "r"], "--batch-size", "0"),
+    ],
+)
+def test_counts_must_be_positive(
+    digits_run: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    option: str,
+    value: str,
+) -> None:
+    # A negative --max-samples used to drop the last images and --top 0 to show one class.
+    if argv[0] != "train":
+        argv = [*argv, "--model", str(digits_run / "model.npz")]
+    status, out, err = run(capsys, *argv)
+    assert status == 2
+    assert out == ""
+    assert f"argument {option}: expected a positive integer, got '{value}'" in err

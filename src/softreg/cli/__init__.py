@@ -33,6 +33,31 @@ EPILOG = """examples:
 data: Fashion-MNIST is found in $SOFTREG_DATA, the download cache or Debian's
 dataset-fashion-mnist package (apt-get install dataset-fashion-mnist), else downloaded;
 --data-dir DIR reads any folder in MNIST file layout."""
+MODEL_HELP = "model file written by softreg train (RUN_DIR/model.npz)"
+
+
+def positive_int(text: str) -> int:
+    """argparse type of counts (``--top``, ``--epochs``, ``--max-samples``): an integer >= 1.
+
+    A plain ``int`` would let ``--max-samples -5`` drop the last 5 images and ``--top 0`` show
+    one class, silently.
+
+    Examples
+    --------
+    >>> positive_int("3")
+    3
+    >>> positive_int("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a positive integer, got '0'
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,14 +75,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"softreg {softreg.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = sub.add_parser("train", parents=[common], help="fit a model and write a run directory")
-    train.add_argument("--dataset", required=True, choices=DATASETS)
+    train = sub.add_parser(
+        "train",
+        parents=[common],
+        help="fit a model and write a run directory",
+        description="Fit a model on the training split, score it on the test split and write "
+        "RUN_DIR: model.npz (for evaluate/predict/inspect), metrics.json, history.csv and PNG "
+        "plots.",
+    )
+    train.add_argument("--dataset", required=True, choices=DATASETS, help="images to train on")
     train.add_argument("--data-dir", metavar="DIR", help="folder with the IDX files (MNIST layout)")
-    train.add_argument("--model", choices=("softmax", "mlp"), default="softmax")
+    train.add_argument(
+        "--model",
+        choices=("softmax", "mlp"),
+        default="softmax",
+        help="softmax: SoftmaxRegression; mlp: MLPClassifier, with the tuned "
+        "FASHION_MNIST_DEFAULTS on mnist/fashion-mnist (default: softmax)",
+    )
     train.add_argument("--solver", help="solver of the estimator (default: its own)")
     train.add_argument("--C", type=float, help="inverse L2 strength (softmax)")
-    train.add_argument("--epochs", type=int, help="max iterations (full-batch) or epochs")
-    train.add_argument("--batch-size", type=int, help="mini-batch size (stochastic solvers, mlp)")
+    train.add_argument("--epochs", type=positive_int, help="max iterations (full-batch) or epochs")
+    train.add_argument(
+        "--batch-size", type=positive_int, help="mini-batch size (stochastic solvers, mlp)"
+    )
     train.add_argument("--seed", type=int, help="random_state of the estimator")
     train.add_argument(
         "--param",
@@ -65,17 +105,32 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="any other estimator parameter, VALUE as JSON or a bare word (repeatable)",
     )
-    train.add_argument("--max-samples", type=int, metavar="N", help="train on the first N images")
+    train.add_argument(
+        "--max-samples", type=positive_int, metavar="N", help="train on the first N images"
+    )
     train.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to create")
     train.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR")
     train.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
-    evaluate = sub.add_parser("evaluate", parents=[common], help="score a model file on a split")
-    evaluate.add_argument("--model", required=True, metavar="FILE")
-    evaluate.add_argument("--dataset", required=True, choices=DATASETS)
-    evaluate.add_argument("--data-dir", metavar="DIR")
-    evaluate.add_argument("--split", choices=("train", "test"), default="test")
-    evaluate.add_argument("--max-samples", type=int, metavar="N", help="only the first N images")
+    evaluate = sub.add_parser(
+        "evaluate",
+        parents=[common],
+        help="score a model file on a split",
+        description="Score a model file on a dataset split: accuracy, log-loss, per-class "
+        "accuracy and the confusion matrix.",
+    )
+    evaluate.add_argument("--model", required=True, metavar="FILE", help=MODEL_HELP)
+    evaluate.add_argument("--dataset", required=True, choices=DATASETS, help="images to score on")
+    evaluate.add_argument("--data-dir", metavar="DIR", help="folder with the IDX files")
+    evaluate.add_argument(
+        "--split",
+        choices=("train", "test"),
+        default="test",
+        help="split to score (default: test; for digits the fixed 25%% that train holds out)",
+    )
+    evaluate.add_argument(
+        "--max-samples", type=positive_int, metavar="N", help="only the first N images"
+    )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
 
     predict = sub.add_parser(
@@ -87,13 +142,21 @@ def build_parser() -> argparse.ArgumentParser:
         ".npy: raw pixels (0..pixel_max) as (H, W), (n, H, W), (H*W,) or (n, H*W). "
         "Anything else is read as an IDX file (gzip or raw).",
     )
-    predict.add_argument("--model", required=True, metavar="FILE")
-    predict.add_argument("inputs", nargs="+", metavar="INPUT")
-    predict.add_argument("--top", type=int, default=3, help="classes shown per image (default 3)")
+    predict.add_argument("--model", required=True, metavar="FILE", help=MODEL_HELP)
+    predict.add_argument("inputs", nargs="+", metavar="INPUT", help="image, .npy or IDX file")
+    predict.add_argument(
+        "--top", type=positive_int, default=3, help="classes shown per image (default 3)"
+    )
     predict.add_argument("--json", action="store_true", help="print one JSON object")
 
-    inspect = sub.add_parser("inspect", parents=[common], help="describe a model file")
-    inspect.add_argument("--model", required=True, metavar="FILE")
+    inspect = sub.add_parser(
+        "inspect",
+        parents=[common],
+        help="describe a model file",
+        description="Describe a model file: estimator, parameters, classes, input "
+        "preprocessing, arrays, training data and metrics (checksums verified; no code is run).",
+    )
+    inspect.add_argument("--model", required=True, metavar="FILE", help=MODEL_HELP)
     inspect.add_argument("--json", action="store_true", help="print the file's JSON header")
     return parser
 

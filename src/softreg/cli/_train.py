@@ -25,6 +25,7 @@ import numpy as np
 
 import softreg
 from softreg import datasets, io
+from softreg._atomic import atomic_path
 from softreg._progress import progress
 from softreg.cli._data import fingerprint, load_split, preprocessing_for, to_features
 from softreg.cli._report import class_names_of, score
@@ -51,8 +52,7 @@ def _parse_value(text: str) -> Any:
 def build_model(args: argparse.Namespace) -> Any:
     """The estimator named by ``--model`` with the parameters the flags set."""
     if args.model == "mlp":
-        from softreg.mlp import MLPClassifier
-        from softreg.mlp.classifier import FASHION_MNIST_DEFAULTS
+        from softreg.mlp import FASHION_MNIST_DEFAULTS, MLPClassifier
 
         cls: Any = MLPClassifier
         params: dict[str, Any] = {} if args.dataset == "digits" else dict(FASHION_MNIST_DEFAULTS)
@@ -104,21 +104,18 @@ def _publish(stage: Path, out: Path) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def _write_history(path: Path, rows: list[dict[str, Any]]) -> None:
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def _versions() -> dict[str, str]:
@@ -138,8 +135,6 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
     """Run ``softreg train``; returns the exit status."""
     out = Path(args.out)
     _check_out(out, args.overwrite)
-    if args.max_samples is not None and args.max_samples < 1:
-        raise UsageError(f"--max-samples must be a positive integer, got {args.max_samples}")
     model = build_model(args)
     info = datasets.info(args.dataset)
     quiet = args.quiet
