@@ -291,6 +291,10 @@ def test_load_dispatch_and_arguments(tmp_path):
     np.testing.assert_array_equal(got_labels, labels)
     with pytest.raises(TypeError, match="load\\('digits'\\) takes no data_dir"):
         load("digits", data_dir=tmp_path / "data")
+    with pytest.raises(TypeError, match=r"takes no data_dir.*, got cache, verify$"):
+        load("digits", verify=False, cache=True)
+    with pytest.raises(ValueError, match="only split 'train', got 'test'; hold out"):
+        load("digits", "test")
     with pytest.raises(TypeError):
         load("mnist", "test", tmp_path / "data", colour=True)
 

@@ -54,9 +54,16 @@ def load(
     key = _canonical(name)
     if key == "digits":
         if split != "train":
-            raise ValueError(f"split: the digits dataset has only split 'train', got {split!r}")
+            raise ValueError(
+                f"split: the digits dataset has only split 'train', got {split!r}; hold out "
+                "a test set with sklearn.model_selection.train_test_split"
+            )
         if data_dir is not None or kwargs:
-            raise TypeError("load('digits') takes no data_dir, mirrors, verify or cache")
+            given = (["data_dir"] if data_dir is not None else []) + sorted(kwargs)
+            raise TypeError(
+                "load('digits') takes no data_dir, mirrors, verify or cache (the images are "
+                f"bundled with scikit-learn), got {', '.join(given)}"
+            )
         return load_digits()
     loader = load_mnist if key == "mnist" else load_fashion_mnist
     return loader(split, data_dir, progress=progress, **kwargs)
