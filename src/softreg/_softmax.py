@@ -20,7 +20,12 @@ is computed in float64, where the same formulas are exact enough, and rounded on
 Speed: rows are processed in cache-sized chunks with a reused workspace (every operation
 writes in place, nothing is allocated per chunk); with few classes a chunk is transposed so
 that every operation runs over long contiguous rows, and the max entry is left out of ``s``
-through the exact ties ``d_j == 0`` instead of an argmax.
+through the exact ties ``d_j == 0`` instead of an argmax. Float32 softmax needs neither TwoSum
+nor the split-off max entry (float64 has 29 bits to spare) and shifts a whole chunk by one
+scalar where its row maxima are close (see ``_softmax_float32``).
+
+logsumexp: ``m + log1p(s)`` is summed in longdouble; rows with ``m < 0`` whose result cancels
+(``|result| << |m|``) are redone by :mod:`softreg._lse_exact`.
 
 Rows whose maximum is not finite (NaN, +inf, all -inf) and rows where an intermediate
 overflowed (``|z - m| > 1.8e308``) are rare: they are found from per-row values after the fast
@@ -33,6 +38,8 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from softreg._lse_exact import logsumexp_cancelling
 
 # Rows are processed in chunks of about this many elements so the float64 temporaries
 # (5 of them) stay in a 4 MiB L2 cache; measured best between 2**14 and 2**17.
@@ -129,11 +136,13 @@ def _kernel(
     """
     if bufs is None:
         bufs = [np.empty_like(x) for _ in range(4)]
-    if axis == 1:
+    if kind == "softmax" and not exact:
+        return _softmax_float32(x, out, axis, bufs[0])
+    if axis == 1 and (kind != "softmax" or exact):
         idx = np.argmax(x, axis=1)[:, None]
         m = np.take_along_axis(x, idx, axis=1)
     else:
-        m = np.max(x, axis=0, keepdims=True)
+        m = np.max(x, axis=axis, keepdims=True)
     hi, lo = _two_diff(x, m, bufs, exact, careful)
     # exp(hi + lo) = exp(hi) (1 + lo + O(lo^2)), |lo| <= 2**-53 |hi|
     e = np.exp(hi, out=bufs[1])
@@ -141,10 +150,7 @@ def _kernel(
         e += np.multiply(e, lo, out=bufs[3])
     # s = sum of exp(d_j) over all entries but one max entry, so that the sum's rounding errors
     # stay relative to s, not to 1 + s (log1p(s) needs s to full relative precision).
-    plain = kind == "softmax" and not exact  # float64 has 29 bits to spare for float32 results
-    if plain:
-        s = e.sum(axis=axis, keepdims=True) - 1.0
-    elif axis == 1:
+    if axis == 1:
         np.put_along_axis(e, idx, 0.0, axis=1)
         s = e.sum(axis=1, keepdims=True)
     else:
@@ -155,10 +161,12 @@ def _kernel(
         s += ties.sum(axis=0, keepdims=True, dtype=np.float64) - 1.0
     special = ~(np.isfinite(m) & np.isfinite(s)).ravel()
     if kind == "softmax":
-        # exp(d_j) / (1 + s); the max entries give exactly fl(1 / (1 + s))
+        # exp(d_j) / (1 + s) with one rounding of 1 + s (summing the 1 with the others would
+        # round it log2(K) times: measured 3.2 instead of 2.3 ULP); the max entries get
+        # exactly fl(1 / (1 + s)).
         denom = 1.0 + s
-        np.divide(e, denom, out=out, casting="same_kind")
-        if axis == 1 and not plain:
+        np.divide(e, denom, out=out)
+        if axis == 1:
             np.put_along_axis(out, idx, 1.0 / denom, axis=1)
         return special
     log1p_s = np.log1p(s)
@@ -173,6 +181,30 @@ def _kernel(
         return special
     xr = x if axis == 1 else x.T
     out[...] = _lse_combine(xr, m.ravel(), s.ravel(), exact)
+    return special
+
+
+def _softmax_float32(
+    x: NDArray[np.float64], out: NDArray, axis: int, buf: NDArray[np.float64]
+) -> NDArray[np.bool_]:
+    """Softmax of a float64 chunk rounded to float32: float64 has 29 bits to spare.
+
+    No TwoSum, no argmax: ``exp(x - c) / sum(exp(x - c))`` for any shift ``c`` >= each row max
+    keeps the float32 result within 0.5 ULP + 2**-40 relative as long as ``exp`` stays normal
+    for every entry that can show in float32 (``z_j - max >= -104``). One shift for the whole
+    chunk, its largest row max, is a scalar subtraction (NumPy's per-row ``(n, 1)`` broadcasts
+    are ~3x slower); it is used when every row max is within 600 of it (``exp(-704)`` is still
+    a normal float64), otherwise each row is shifted by its own max.
+    """
+    m = np.max(x, axis=axis, keepdims=True)
+    top, bottom = m.max(), m.min()
+    chunk_shift = bool(np.isfinite(top) and np.isfinite(bottom) and top - bottom <= 600.0)
+    e = np.subtract(x, top if chunk_shift else m, out=buf)
+    np.exp(e, out=e)
+    denom = e.sum(axis=axis, keepdims=True)
+    special = ~(np.isfinite(m) & np.isfinite(denom)).ravel()
+    # one float64 reciprocal per row instead of K divisions: 2**-53 relative, invisible in float32
+    np.multiply(e, np.reciprocal(denom, out=denom), out=out, casting="same_kind")
     return special
 
 
@@ -208,8 +240,11 @@ def _lse_combine(
     x: NDArray[np.float64], m: NDArray[np.float64], s: NDArray[np.float64], exact: bool
 ) -> NDArray[np.float64]:
     """``m + log1p(s)`` rounded once: per-row work in extended precision where available."""
-    if not exact:  # float32 results: float64 carries 29 more bits than needed
-        return m + np.log1p(s)
+    if not exact:  # float32 results: float64 carries 29 more bits than needed...
+        out = m + np.log1p(s)
+        # ...except under cancellation: an absolute error of ~2**-51 |m| must stay below
+        # 2**-26 |out| (a quarter float32 ULP).
+        return _fix_cancelling(x, m, out, 2.0**-21, 24)
     ext = np.longdouble
     out = (m.astype(ext) + np.log1p(s.astype(ext))).astype(np.float64)
     # The ~1 ULP error of s (each float64 exp is rounded) moves log1p(s) by up to
@@ -225,6 +260,23 @@ def _lse_combine(
         terms = np.exp(rows - top)
         np.put_along_axis(terms, idx, 0, axis=1)
         out[redo] = (top[:, 0] + np.log1p(terms.sum(axis=1))).astype(np.float64)
+    # That leaves an absolute error of ~16 eps_ext |m|; below 2**-56 |out| (1/8 ULP) unless
+    # out cancels by more than eps_ext 2**60 (1/8 with x87 longdouble).
+    return _fix_cancelling(x, m, out, float(np.finfo(ext).eps) * 2.0**60, 53)
+
+
+def _fix_cancelling(
+    x: NDArray[np.float64],
+    m: NDArray[np.float64],
+    out: NDArray[np.float64],
+    ratio: float,
+    bits: int,
+) -> NDArray[np.float64]:
+    """Redo the rows with ``max < 0`` where ``|out| < ratio |max|`` in double-longdouble."""
+    with np.errstate(invalid="ignore"):
+        rows = np.flatnonzero(np.isfinite(out) & (m < 0) & (np.abs(out) < -ratio * m))
+    if rows.size:
+        out[rows] = logsumexp_cancelling(x[rows], bits)
     return out
 
 
@@ -253,7 +305,10 @@ def rowwise(z: ArrayLike, axis: int, kind: str) -> tuple[NDArray, Callable, np.d
             shape = (n_cols, rows) if few else (rows, n_cols)
             bufs = [w[: rows * n_cols].reshape(shape) for w in work]
             xc = bufs.pop()
-            np.copyto(xc, chunk.T if few else chunk)  # widens float32 while in cache
+            if few or chunk.dtype != np.float64:
+                np.copyto(xc, chunk.T if few else chunk)  # widens float32 while in cache
+            else:
+                xc = chunk  # read only by the kernel: no copy needed
             target = out[start : start + step]
             if few and kind != "logsumexp":
                 target = target.T
