@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 RUN_DIR ?= runs/fashion-mnist
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-quick bench-all clean
 
 # A virtual environment with softreg (editable) and the extras each target needs.
 $(VENV)/.run-stamp: pyproject.toml
@@ -33,8 +33,22 @@ lint: $(VENV)/.dev-stamp
 	$(VENV)/bin/ruff format --check src tests benchmarks examples
 	$(VENV)/bin/mypy
 
+# Fit speed against scikit-learn (and PyTorch when installed) on real Fashion-MNIST.
 bench: $(VENV)/.dev-stamp
+	$(PY) benchmarks/bench_fit.py
+
+# A 15000-row smoke version of `make bench`.
+bench-quick: $(VENV)/.dev-stamp
+	$(PY) benchmarks/bench_fit.py --quick
+
+# Every benchmark, each against its rival in the same process.
+bench-all: bench
+	$(PY) benchmarks/bench_sgd.py
 	$(PY) benchmarks/bench_functional.py
+	$(PY) benchmarks/accuracy_functional.py
+	$(PY) benchmarks/bench_load.py
+	$(PY) benchmarks/bench_mlp.py
+	$(PY) benchmarks/bench_dask.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

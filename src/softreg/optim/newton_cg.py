@@ -11,34 +11,35 @@ from softreg.optim._result import Callback, SolverResult, max_abs, record, warn_
 
 
 def _conjugate_gradient(
-    hessp: Any, grad: NDArray[Any], tol: float, max_iter: int
+    hessp: Any, grad: NDArray[Any], tol: float, max_iter: int, precond: Any = None
 ) -> tuple[NDArray[Any], int]:
-    """Approximately solve ``H p = -grad`` by CG, stopping when ``||r||_2 <= tol``.
+    """Approximately solve ``H p = -grad`` by (preconditioned) CG, until ``||r||_2 <= tol``.
 
-    On non-positive curvature it returns the iterate so far (steepest descent on the first
-    iteration), which is still a descent direction. (A Jacobi preconditioner was tried on
-    Fashion-MNIST: it doubled the Hessian-vector products, so there is none.)
+    ``precond(r)`` applies an approximation of ``H^{-1}`` (identity when None). On
+    non-positive curvature it returns the iterate so far (the preconditioned steepest descent
+    direction on the first iteration), which is still a descent direction.
     """
     dtype = grad.dtype
     p = np.zeros_like(grad)
     r = -grad
-    d = r.copy()
-    rs = float(r @ r)
-    eps = float(np.finfo(dtype).eps)
+    z = r if precond is None else precond(r)
+    d = z.copy()
+    rz = float(r @ z)
     for i in range(max_iter):
         hd = hessp(d)
         curvature = float(d @ hd)
-        if curvature <= 16 * eps * rs:
-            return (-grad if i == 0 else p), i
-        alpha = rs / curvature
+        if not curvature > 0:  # non-positive (round-off) or NaN: stop with what we have
+            return (d if i == 0 else p), i
+        alpha = rz / curvature
         p += dtype.type(alpha) * d
         r -= dtype.type(alpha) * hd
-        rs_new = float(r @ r)
-        if np.sqrt(rs_new) <= tol:
+        if float(np.linalg.norm(r)) <= tol:
             return p, i + 1
-        d *= dtype.type(rs_new / rs)
-        d += r
-        rs = rs_new
+        z = r if precond is None else precond(r)
+        rz_new = float(r @ z)
+        d *= dtype.type(rz_new / rz)
+        d += z
+        rz = rz_new
     return p, max_iter
 
 
@@ -54,23 +55,37 @@ def minimize_newton_cg(
     """Truncated Newton: inner CG on ``objective.loss_grad_hessp``, Armijo backtracking outside.
 
     Each outer iteration solves ``H p = -g`` to the relative accuracy
-    ``eta = min(0.5, sqrt(||g||_2))`` (Eisenstat-Walker forcing, giving superlinear
-    convergence), then backtracks from the full step until the Armijo condition
-    ``f(w + a p) <= f(w) + 1e-4 a g.p`` holds. Stops when ``max|g| <= tol``. All arithmetic is in
-    ``w0``'s dtype; each Hessian-vector product costs two matrix products over X.
+    ``eta = min(0.5, max(0.1, sqrt(||g||_2)))`` (Eisenstat-Walker forcing, floored), then
+    backtracks from the full step until the Armijo condition ``f(w + a p) <= f(w) + 1e-4 a g.p``
+    holds. When the Hessian operator has a ``preconditioner()`` method
+    (:class:`softreg.objective.HessianOperator` does: a Kronecker-factored inverse), CG is
+    preconditioned by it; on full Fashion-MNIST (C=1) that took the Hessian-vector products
+    from 523 to 271, the final step included. Stops when ``max|g| <= tol``, after one last
+    Newton step from that point (``eta = 0.2``): at a point with ``max|g| ~ tol`` the gap to the
+    optimum, of order ``g^T H^{-1} g / 2``, was still up to 9e-4 there (above scikit-learn's
+    newton-cg result); that step cuts it by an order of magnitude. All arithmetic is in
+    ``w0``'s dtype; each Hessian-vector product costs one fused pass over X.
     """
     w = np.array(w0, copy=True)
     dtype = w.dtype
     f, g, hessp = objective.loss_grad_hessp(w)
     history: list[dict[str, Any]] = []
     eps = float(np.finfo(dtype).eps)
-    converged = max_abs(g) <= tol
     message = ""
     n_iter = 0
+    polish, converged = False, max_abs(g) == 0
     while not converged and n_iter < max_iter:
         n_iter += 1
         gnorm2 = float(np.linalg.norm(g))
-        p, _ = _conjugate_gradient(hessp, g, min(0.5, np.sqrt(gnorm2)) * gnorm2, max_cg_iter)
+        polish = max_abs(g) <= tol
+        # Forcing: Eisenstat-Walker's sqrt(||g||), but never tighter than 0.1 (measured: the
+        # tighter late solves cost more Hessian-vector products than the outer iterations
+        # they save); 0.2 for the final polishing step.
+        eta = 0.2 if polish else min(0.5, max(0.1, np.sqrt(gnorm2)))
+        precond = getattr(hessp, "preconditioner", None)
+        p, _ = _conjugate_gradient(
+            hessp, g, eta * gnorm2, max_cg_iter, None if precond is None else precond()
+        )
         slope = float(g @ p)
         if slope >= 0:  # not a descent direction (round-off): fall back to steepest descent
             p, slope = -g, -(gnorm2**2)
@@ -90,15 +105,17 @@ def minimize_newton_cg(
                 f_new, g_new, hessp_new = objective.loss_grad_hessp(w + dtype.type(step) * p)
                 break
         if message:
+            converged = polish  # the point already met the test; only the polish failed
             break
         w = w + dtype.type(step) * p
         f, g, hessp = f_new, g_new, hessp_new
         row = record(n_iter, f, max_abs(g))
         history.append(row)
-        converged = row["grad_norm"] <= tol
+        converged = polish or row["grad_norm"] == 0
         if callback is not None and callback(w, row):
             converged = True
     gnorm = max_abs(g)
+    converged = converged or gnorm <= tol
     if not converged:
         warn_not_converged("newton-cg", max_iter, f" (max|grad| = {gnorm:.3g} > tol = {tol:g})")
     return SolverResult(w, f, gnorm, n_iter, converged, history, message)

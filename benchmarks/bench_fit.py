@@ -1,0 +1,268 @@
+"""Time ``SoftmaxRegression.fit`` against scikit-learn (and PyTorch) on real Fashion-MNIST.
+
+Run: ``.venv/bin/python benchmarks/bench_fit.py [--repeats 3] [--quick]`` (``make bench``).
+All contenders fit the same float32 ``X = pixels / 255`` (60000 x 784, C = 1) in one process,
+interleaved, ``repeats`` times; the table shows median times and the final objective
+``mean log-loss + ||W||^2 / (2 C n)`` of each, evaluated by one shared float64 function.
+``--quick`` fits the first 15000 rows once (a smoke run, not the published figures).
+
+Then: one loss+gradient evaluation of softreg against the "floor", a float32 GEMM with the
+same FLOP count (``2 * 2 * n * d * k``) timed in the same run; and, in a child process, the
+peak RSS of a fit from the uint8 images (``input_scale=1/255``) against the uint8 data size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEBIAN = Path("/usr/share/datasets/fashion-mnist")
+
+
+def load_fashion_mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images (n, 784) and int labels from Debian's copy or softreg's loader."""
+    from softreg.datasets import load, read_idx
+
+    prefix = "train" if split == "train" else "t10k"
+    if (DEBIAN / f"{prefix}-images-idx3-ubyte.gz").exists():
+        images = read_idx(DEBIAN / f"{prefix}-images-idx3-ubyte.gz")
+        labels = read_idx(DEBIAN / f"{prefix}-labels-idx1-ubyte.gz")
+    else:
+        images, labels = load("fashion-mnist", split, progress=False)
+    return images.reshape(len(images), -1), labels.astype(np.intp)
+
+
+def objective64(X64: np.ndarray, y: np.ndarray, C: float, coef: Any, intercept: Any) -> float:
+    """The shared float64 yardstick: mean log-loss + ||W||^2 / (2 C n)."""
+    from scipy.special import logsumexp
+
+    coef = np.asarray(coef, np.float64)
+    z = X64 @ coef.T + np.asarray(intercept, np.float64)
+    data = np.mean(logsumexp(z, axis=1) - z[np.arange(len(y)), y])
+    return float(data + np.sum(coef**2) / (2 * C * len(y)))
+
+
+def fit_sklearn(solver: str, X: np.ndarray, y: np.ndarray, C: float) -> tuple[Any, Any, int]:
+    from sklearn.linear_model import LogisticRegression
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a ConvergenceWarning is reported by n_iter
+        m = LogisticRegression(C=C, tol=1e-4, max_iter=1000, solver=solver).fit(X, y)
+    return m.coef_, m.intercept_, int(m.n_iter_[0])
+
+
+def fit_softreg(solver: str, X: np.ndarray, y: np.ndarray, C: float) -> tuple[Any, Any, int]:
+    from softreg import SoftmaxRegression
+
+    m = SoftmaxRegression(C=C, solver=solver).fit(X, y)
+    return m.coef_, m.intercept_, int(m.n_iter_)
+
+
+def fit_torch_until(
+    X: np.ndarray, y: np.ndarray, C: float, target: float, max_iter: int = 2000
+) -> tuple[Any, Any, int]:
+    """PyTorch's LBFGS (strong Wolfe) on the same objective, stopped once it reaches ``target``."""
+    import torch
+
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+    n, d = X.shape
+    k = int(y.max()) + 1
+    W = torch.zeros(k, d, requires_grad=True)
+    b = torch.zeros(k, requires_grad=True)
+    opt = torch.optim.LBFGS(
+        [W, b],
+        lr=1,
+        max_iter=20,
+        history_size=10,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=0,
+        tolerance_change=0,
+    )
+
+    def closure() -> Any:
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(Xt @ W.T + b, yt) + (W * W).sum() / (2 * C * n)
+        loss.backward()
+        return loss
+
+    n_iter = 0
+    while n_iter < max_iter:
+        loss = float(opt.step(closure).detach())
+        n_iter += 20
+        if loss <= target:
+            break
+    return W.detach().numpy(), b.detach().numpy(), n_iter
+
+
+def median_times(funcs: list[Any], repeats: int) -> list[float]:
+    times: list[list[float]] = [[] for _ in funcs]
+    for _ in range(repeats):
+        for i, f in enumerate(funcs):
+            start = time.perf_counter()
+            f()
+            times[i].append(time.perf_counter() - start)
+    return [float(np.median(t)) for t in times]
+
+
+def per_evaluation(X: np.ndarray, y: np.ndarray, C: float, repeats: int = 9) -> float:
+    """softreg's loss+gradient against a float32 GEMM of the same FLOP count; returns the ratio.
+
+    The floor is the faster of the GEMM with BLAS's default threads and with one thread (on a
+    loaded machine one thread can win).
+    """
+    from softreg._kernels import single_threaded_blas
+    from softreg.objective import SoftmaxObjective
+
+    n, d = X.shape
+    k = int(y.max()) + 1
+    obj = SoftmaxObjective(X, y, k, C=C)
+    w = np.random.default_rng(0).normal(scale=0.01, size=obj.n_params).astype(np.float32)
+    flops = 2 * 2 * n * d * k
+    m = round((flops / 2) ** (1 / 3))
+    A = np.ones((m, m), np.float32)
+
+    def gemm_one_thread() -> None:
+        with single_threaded_blas():
+            A @ A
+
+    t_eval, t_gemm, t_gemm1 = median_times(
+        [lambda: obj.loss_grad(w), lambda: A @ A, gemm_one_thread], repeats
+    )
+    floor = min(t_gemm, t_gemm1)
+    print(
+        f"\nper evaluation ({n}x{d}, {k} classes, {flops / 1e9:.2f} GFLOP): loss+grad "
+        f"{t_eval * 1e3:.1f} ms; floor = float32 GEMM {m}^3: {t_gemm * 1e3:.1f} ms (default "
+        f"threads), {t_gemm1 * 1e3:.1f} ms (1 thread), {2 * m**3 / floor / 1e9:.0f} GFLOP/s"
+    )
+    print(f"loss+grad / floor = {t_eval / floor:.2f} (target <= 2.5)")
+    return t_eval / floor
+
+
+RSS_CHILD = """
+import sys, numpy as np
+sys.path.insert(0, {bench_dir!r})
+from bench_fit import load_fashion_mnist, rss_kib
+from softreg import SoftmaxRegression
+X, y = load_fashion_mnist("train")
+X = np.ascontiguousarray(X[: {n}]); y = y[: {n}]
+model = SoftmaxRegression(C=1.0, input_scale=1 / 255)
+with open("/proc/self/clear_refs", "w") as fh:  # reset the peak (VmHWM) to the current RSS
+    fh.write("5")
+before = rss_kib("VmRSS")
+model.fit(X, y)
+print(X.nbytes, before * 1024, rss_kib("VmHWM") * 1024)
+"""
+
+
+def rss_kib(field: str) -> int:
+    """``VmRSS`` (current) or ``VmHWM`` (peak) of this process from /proc, in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def peak_rss(n: int) -> None:
+    """Peak RSS growth of a fit from uint8 pixels, measured in a fresh child process."""
+    from softreg import SoftmaxRegression
+
+    if "input_scale" not in SoftmaxRegression().get_params():
+        print("\npeak RSS: SoftmaxRegression has no input_scale (uint8 fit) in this build")
+        return
+    if not Path("/proc/self/clear_refs").exists():
+        print("\npeak RSS: needs Linux's /proc/self/clear_refs to reset the peak; skipped")
+        return
+    code = RSS_CHILD.format(bench_dir=str(Path(__file__).parent), n=n)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    data, before, after = (int(v) for v in out[-3:])
+    growth = after - before
+    print(
+        f"\npeak RSS of a fit from uint8 pixels: data {data / 2**20:.0f} MiB (already loaded); "
+        f"peak RSS during fit - RSS before = {growth / 2**20:.0f} MiB (target <= 150 MiB)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="15000 rows, one run")
+    parser.add_argument("--solvers", default="lbfgs", help="extra softreg solvers, comma-sep.")
+    args = parser.parse_args(argv)
+    C = 1.0
+    Xu, y = load_fashion_mnist("train")
+    Xu_test, y_test = load_fashion_mnist("test")
+    repeats = 1 if args.quick else args.repeats
+    if args.quick:
+        Xu, y = Xu[:15000], y[:15000]
+    X = (Xu / np.float32(255)).astype(np.float32)
+    X64 = Xu / 255.0
+    X_test = (Xu_test / np.float32(255)).astype(np.float32)
+
+    contenders: dict[str, Any] = {
+        "sklearn lbfgs": lambda: fit_sklearn("lbfgs", X, y, C),
+        "sklearn newton-cg": lambda: fit_sklearn("newton-cg", X, y, C),
+        "softreg default": lambda: fit_softreg("auto", X, y, C),
+    }
+    for solver in filter(None, args.solvers.split(",")):
+        contenders[f"softreg {solver}"] = lambda s=solver: fit_softreg(s, X, y, C)
+    results: dict[str, list[tuple[float, Any]]] = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, fit in contenders.items():  # interleaved: load drifts hit everyone
+            start = time.perf_counter()
+            out = fit()
+            results[name].append((time.perf_counter() - start, out))
+            print(f"  run {len(results[name])}: {name} {results[name][-1][0]:.2f} s", flush=True)
+    rows = {}
+    for name, runs in results.items():
+        coef, intercept, n_iter = runs[-1][1]
+        f = objective64(X64, y, C, coef, intercept)
+        acc = float(
+            np.mean(np.argmax(X_test @ np.asarray(coef, np.float32).T + intercept, 1) == y_test)
+        )
+        rows[name] = (float(np.median([t for t, _ in runs])), f, n_iter, acc)
+    f_target = min(rows["sklearn lbfgs"][1], rows["sklearn newton-cg"][1])
+    try:
+        import torch
+
+        torch.set_num_threads(2)
+        start = time.perf_counter()
+        coef, intercept, n_iter = fit_torch_until(X, y, C, rows["sklearn lbfgs"][1])
+        f = objective64(X64, y, C, coef, intercept)
+        rows["torch LBFGS (to f_lbfgs)"] = (time.perf_counter() - start, f, n_iter, float("nan"))
+    except ImportError:
+        pass
+
+    print(
+        f"Fashion-MNIST train {X.shape[0]}x{X.shape[1]} float32, C={C:g}, median of "
+        f"{repeats} interleaved run(s)\n"
+    )
+    print(f"{'contender':<28} {'time s':>8} {'objective':>11} {'iter':>5} {'test acc':>8}")
+    for name, (t, f, n_iter, acc) in rows.items():
+        print(f"{name:<28} {t:8.2f} {f:11.7f} {n_iter:5d} {acc:8.4f}")
+    f_soft = rows["softreg default"][1]
+    ok = f_soft <= f_target * (1 + 1e-6)
+    print(f"\nsoftreg default objective {f_soft:.7f} <= min(sklearn) {f_target:.7f}: {ok}")
+    per_evaluation(X, y, C)
+    peak_rss(X.shape[0])
+    t_soft = rows["softreg default"][0]
+    print(
+        f"\nlbfgs_time / softreg_time     = {rows['sklearn lbfgs'][0] / t_soft:6.2f} (target >= 20)"
+    )
+    print(
+        f"newton_time / softreg_time    = {rows['sklearn newton-cg'][0] / t_soft:6.2f} "
+        "(target >= 10)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

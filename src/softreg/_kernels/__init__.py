@@ -1,0 +1,13 @@
+"""Fast private building blocks of the objective: fused passes over X and a preconditioner."""
+
+from softreg._kernels.kfac import feature_basis, inverse
+from softreg._kernels.passes import default_workers, hessp, loss_grad, single_threaded_blas
+
+__all__ = [
+    "default_workers",
+    "feature_basis",
+    "hessp",
+    "inverse",
+    "loss_grad",
+    "single_threaded_blas",
+]

@@ -1,0 +1,103 @@
+"""A Kronecker-factored preconditioner for the softmax objective's Hessian.
+
+For one row with augmented features ``u = [scale * x, 1]`` (the 1 only with an intercept) the
+data Hessian in the augmented coefficients ``[W, b]`` (n_classes x (n_features + 1), raveled
+row-major) is ``M_i kron u_i u_i^T`` with ``M_i = diag(p_i) - p_i p_i^T``. Summed with weights
+``w_i`` and approximated as in K-FAC (Martens and Grosse, 2015) by a product of averages,
+
+.. math::
+
+    H \\approx A \\otimes B + \\lambda I, \\quad A = \\sum_i w_i M_i, \\quad
+    B = \\sum_i w_i u_i u_i^T \\big/ \\sum_i w_i,
+
+whose inverse is exact and cheap through the eigendecompositions ``A = U a U^T`` and
+``B = V b V^T``: ``(A kron B + lambda I)^{-1} vec(G) = vec(U [(U^T G V) / (a b^T + lambda)] V^T)``.
+``B`` depends only on ``X`` and is formed once from an evenly spaced subset of rows; ``A`` is
+a (n_classes x n_classes) sum over the stored probabilities, formed at every Newton iterate.
+Pixel features are strongly correlated, so ``B`` carries most of the Hessian's
+ill-conditioning: on Fashion-MNIST, conjugate gradients preconditioned by this operator
+needed about a quarter of the Hessian-vector products of plain CG to the same optimum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[Any]
+
+# Rows used for B: the Gram matrix costs rows * (n_features + 1)^2 * 2 flops (5 GFLOP for
+# 4096 rows of 785 features), a few passes' worth, once per fit.
+GRAM_ROWS = 4096
+_GRAM_CHUNK = 256  # rows converted to float64 at a time, so the Gram needs no copy of X
+
+
+def feature_basis(
+    X: Array, weight: Array, *, scale: float, fit_intercept: bool, max_rows: int = GRAM_ROWS
+) -> tuple[Array, Array]:
+    """Eigen-decomposition ``(b, V)`` of ``B``, the weighted second moment of ``[scale x, 1]``.
+
+    Uses at most ``max_rows`` evenly spaced rows of ``X`` (deterministic; no random state).
+    Returns ``b`` of shape (m,) (clipped at 0) and ``V`` of shape (m, m), float64, with
+    ``m = n_features + fit_intercept``.
+    """
+    n, d = X.shape
+    rows = np.unique(np.linspace(0, n - 1, min(n, max_rows)).astype(np.intp))
+    w = np.asarray(weight[rows], dtype=np.float64)
+    total = w.sum()
+    w = w / total if total > 0 else np.full(len(rows), 1.0 / len(rows))
+    m = d + int(fit_intercept)
+    B = np.zeros((m, m))
+    U = np.ones((_GRAM_CHUNK, m))  # the last column stays 1: the intercept's feature
+    for start in range(0, len(rows), _GRAM_CHUNK):
+        chunk = rows[start : start + _GRAM_CHUNK]
+        Uc = U[: len(chunk)]
+        Uc[:, :d] = X[chunk]
+        Uc[:, :d] *= scale
+        B += (Uc * w[start : start + len(chunk), None]).T @ Uc
+    b, V = np.linalg.eigh(B)
+    return np.maximum(b, 0.0), V
+
+
+def inverse(
+    basis: tuple[Array, Array],
+    proba: Array,
+    weight: Array,
+    l2_strength: float,
+    *,
+    n_features: int,
+    fit_intercept: bool,
+    dtype: Any,
+) -> Callable[[Array], Array]:
+    """``r -> (A kron B + lambda I)^{-1} r`` for flat vectors ``r`` in the objective's layout.
+
+    ``proba`` (n_samples, n_classes) and ``weight`` (n_samples,) give ``A``. ``lambda`` is
+    ``l2_strength`` plus a tiny damping, so the operator stays finite along the intercept's
+    flat direction (``A 1 = 0``) and without a penalty.
+    """
+    P = np.asarray(proba, dtype=np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    Pw = P * w[:, None]
+    A = np.diag(Pw.sum(axis=0)) - Pw.T @ P
+    a, U = np.linalg.eigh(A)
+    b, V = basis
+    a = np.maximum(a, 0.0)
+    damping = l2_strength + 1e-8 * max(float(a.max()) * float(b.max()), 1e-300)
+    denom = np.outer(a, b) + damping
+    k, d = P.shape[1], n_features
+
+    def apply(r: Array) -> Array:
+        r64 = np.asarray(r, dtype=np.float64)
+        G = r64[: k * d].reshape(k, d)
+        if fit_intercept:
+            G = np.hstack([G, r64[k * d :, None]])
+        Z = U @ ((U.T @ G @ V) / denom) @ V.T
+        out = Z[:, :d].ravel()
+        if fit_intercept:
+            out = np.concatenate([out, Z[:, d]])
+        return out.astype(dtype, copy=False)
+
+    return apply

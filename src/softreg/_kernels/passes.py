@@ -1,0 +1,259 @@
+"""Fused, row-blocked passes over dense ``X`` for the softmax objective.
+
+Conventions
+-----------
+``X`` has shape (n_samples, n_features) and is float32, float64 or an integer type such as
+uint8 (raw pixels). Arithmetic runs in ``dtype`` (float32 or float64); an integer ``X`` is
+converted one block at a time into a reused buffer (exact for uint8 in float32), so no float
+copy of the whole ``X`` is ever made. ``scale`` multiplies ``X``: the passes work on
+``scale * X`` without forming it, since ``(scale X) W^T = X (scale W)^T`` and
+``(scale X)^T R = scale (X^T R)`` (so pixels / 255 cost nothing). ``weight`` holds each row's
+share ``s_i / S`` of the mean.
+
+Why blocks: the skinny products ``X W^T`` (n_classes columns) and ``X^T R`` are bound by
+reading ``X``, not by arithmetic. Each block of rows is read from memory once and used twice
+(logits, then gradient) while it is still in cache. Why threads: the blocks are split between
+``n_workers`` Python threads, each calling single-threaded BLAS (NumPy releases the GIL in
+BLAS and in ufunc loops); OpenBLAS's own threads split a 10-column product badly and spin
+against each other, measured several times slower on this 2-core machine for small blocks.
+Each pass holds :func:`single_threaded_blas` while it runs (about 50 microseconds to enter).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[Any]
+
+# Rows per block: 512 float32 rows of 784 features are 1.6 MB, inside a 2 MB L2 cache, and
+# enough rows that per-block Python overhead stays small next to the two products.
+DEFAULT_BLOCK_ROWS = 512
+
+_POOL: ThreadPoolExecutor | None = None
+_CONTROLLER: Any = None
+
+
+def default_workers() -> int:
+    """Worker threads for a pass: the CPUs this process may use, at most 8."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="softreg-pass")
+    return _POOL
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Limit every loaded BLAS (NumPy's, SciPy's) to one thread inside the block.
+
+    The fused passes parallelise over row blocks themselves; see the module docstring. The
+    libraries are looked up once per process (a fresh lookup costs ~1 ms with PyTorch loaded,
+    too much for every mini-batch); the limit itself costs ~20 microseconds.
+    """
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    with _CONTROLLER.limit(limits=1, user_api="blas"):
+        yield
+
+
+def _chunks(n_samples: int, n_workers: int, block_rows: int) -> list[tuple[int, int]]:
+    """Split ``range(n_samples)`` into at most ``n_workers`` contiguous, block-aligned chunks."""
+    n_blocks = -(-n_samples // block_rows)
+    n_workers = max(1, min(n_workers, n_blocks))
+    per = -(-n_blocks // n_workers)
+    return [
+        (i * per * block_rows, min((i + 1) * per * block_rows, n_samples))
+        for i in range(n_workers)
+        if i * per * block_rows < n_samples
+    ]
+
+
+def _map_chunks(
+    work: Callable[[int, int], Any], n_samples: int, n_workers: int, block_rows: int
+) -> list[Any]:
+    chunks = _chunks(n_samples, n_workers, block_rows)
+    if len(chunks) == 1:
+        return [work(*chunks[0])]
+    futures = [_pool().submit(work, start, stop) for start, stop in chunks]
+    return [f.result() for f in futures]
+
+
+class _BlockReader:
+    """Yields ``X[start:stop]`` in blocks of ``block_rows``, in ``dtype``.
+
+    Float input of the right dtype is sliced (views, no copy); anything else is converted into
+    one buffer per reader (each worker thread makes its own reader).
+    """
+
+    def __init__(self, X: Array, dtype: np.dtype[Any], block_rows: int) -> None:
+        self.X = X
+        self.dtype = dtype
+        self.block_rows = block_rows
+        self.convert = X.dtype != dtype
+        self.buffer = np.empty((block_rows, X.shape[1]), dtype) if self.convert else None
+
+    def __call__(self, start: int, stop: int) -> Iterator[tuple[int, int, Array]]:
+        for lo in range(start, stop, self.block_rows):
+            hi = min(lo + self.block_rows, stop)
+            if self.buffer is None:
+                yield lo, hi, self.X[lo:hi]
+            else:
+                block = self.buffer[: hi - lo]
+                np.copyto(block, self.X[lo:hi], casting="unsafe")
+                yield lo, hi, block
+
+
+def _log_softmax_inplace(logits: Array) -> Array:
+    # Stable form: z - max(z) - log(sum(exp(z - max(z)))); the exponents are <= 0.
+    logits -= logits.max(axis=1, keepdims=True)
+    logits -= np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    return logits
+
+
+def loss_grad(
+    X: Array,
+    y: NDArray[np.intp],
+    weight: Array,
+    coef: Array,
+    intercept: Array | None,
+    *,
+    scale: float = 1.0,
+    dtype: Any = np.float32,
+    with_grad: bool = True,
+    proba_out: Array | None = None,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+    n_workers: int | None = None,
+) -> tuple[float, Array | None, Array | None]:
+    """Data term ``sum_i weight_i [logsumexp(z_i) - z_{i,y_i}]`` and its gradient, one pass.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Float or integer data; ``scale * X`` is what is modelled.
+    y : ndarray of intp of shape (n_samples,)
+    weight : ndarray of shape (n_samples,)
+        ``s_i / S`` per row, in ``dtype``.
+    coef : ndarray of shape (n_classes, n_features)
+    intercept : ndarray of shape (n_classes,) or None
+    scale : float, default=1.0
+    dtype : {np.float32, np.float64}
+        Arithmetic dtype; the loss is accumulated in float64.
+    with_grad : bool, default=True
+        False computes the loss only (one product per block instead of two).
+    proba_out : ndarray of shape (n_samples, n_classes), default=None
+        If given, receives ``softmax(z_i)`` (for Hessian-vector products).
+
+    Returns
+    -------
+    loss : float
+    grad_coef : ndarray of shape (n_classes, n_features) or None
+        Gradient with respect to ``coef`` (None when ``with_grad`` is False).
+    grad_intercept : ndarray of shape (n_classes,) or None
+        Gradient with respect to ``intercept`` (None without one or without gradient).
+    """
+    dtype = np.dtype(dtype)
+    n_samples = X.shape[0]
+    # logits of scale * X: fold the scale into the coefficients (k x d, not n x d).
+    coef_t = np.ascontiguousarray((coef * dtype.type(scale)).T, dtype=dtype)
+    b = None if intercept is None else np.asarray(intercept, dtype=dtype)
+
+    def work(start: int, stop: int) -> tuple[float, Array | None, Array | None]:
+        total = 0.0
+        gx = np.zeros(coef_t.shape, dtype) if with_grad else None
+        gb = np.zeros(coef_t.shape[1], dtype) if with_grad and b is not None else None
+        for lo, hi, Xb in _BlockReader(X, dtype, block_rows)(start, stop):
+            z = Xb @ coef_t
+            if b is not None:
+                z += b
+            log_proba = _log_softmax_inplace(z)
+            rows = np.arange(hi - lo)
+            yb, wb = y[lo:hi], weight[lo:hi]
+            total -= float(np.dot(wb, log_proba[rows, yb].astype(np.float64)))
+            if gx is None and proba_out is None:
+                continue
+            # d/dz [logsumexp(z) - z_y] = softmax(z) - onehot(y), times the row's weight.
+            residual = np.exp(log_proba, out=log_proba)
+            if proba_out is not None:
+                proba_out[lo:hi] = residual
+            if gx is None:
+                continue
+            residual[rows, yb] -= 1
+            residual *= wb[:, None]
+            gx += Xb.T @ residual  # (d, k): the fast layout for C-ordered Xb
+            if gb is not None:
+                gb += residual.sum(axis=0)
+        return total, gx, gb
+
+    with single_threaded_blas():
+        parts = _map_chunks(work, n_samples, n_workers or default_workers(), block_rows)
+    loss = float(sum(p[0] for p in parts))
+    if not with_grad:
+        return loss, None, None
+    grad_coef = np.sum([p[1] for p in parts], axis=0).T * dtype.type(scale)
+    grad_intercept = None if b is None else np.sum([p[2] for p in parts], axis=0)
+    return loss, np.ascontiguousarray(grad_coef, dtype=dtype), grad_intercept
+
+
+def hessp(
+    X: Array,
+    weight: Array,
+    proba: Array,
+    coef_dir: Array,
+    intercept_dir: Array | None,
+    *,
+    scale: float = 1.0,
+    dtype: Any = np.float32,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+    n_workers: int | None = None,
+) -> tuple[Array, Array | None]:
+    """Data-term Hessian times the direction ``(coef_dir, intercept_dir)``, one pass.
+
+    For one row the Hessian of ``logsumexp(z) - z_y`` in ``z`` is ``diag(p) - p p^T``, so with
+    the direction's logits ``d = V x + v_b`` it maps ``d`` to ``p * (d - <p, d>)``; chained
+    through ``z = W x + b`` that is ``X^T [weight * p * (d - <p, d>)]``.
+
+    Returns ``(out_coef, out_intercept)`` of shapes (n_classes, n_features) and (n_classes,)
+    (None without an intercept). The penalty's ``l2 * coef_dir`` is the caller's to add.
+    """
+    dtype = np.dtype(dtype)
+    dir_t = np.ascontiguousarray((coef_dir * dtype.type(scale)).T, dtype=dtype)
+    vb = None if intercept_dir is None else np.asarray(intercept_dir, dtype=dtype)
+
+    def work(start: int, stop: int) -> tuple[Array, Array | None]:
+        hx = np.zeros(dir_t.shape, dtype)
+        hb = None if vb is None else np.zeros(dir_t.shape[1], dtype)
+        for lo, hi, Xb in _BlockReader(X, dtype, block_rows)(start, stop):
+            d = Xb @ dir_t
+            if vb is not None:
+                d += vb
+            pb = proba[lo:hi]
+            d -= (pb * d).sum(axis=1, keepdims=True)
+            d *= pb
+            d *= weight[lo:hi, None]
+            hx += Xb.T @ d
+            if hb is not None:
+                hb += d.sum(axis=0)
+        return hx, hb
+
+    with single_threaded_blas():
+        parts = _map_chunks(work, X.shape[0], n_workers or default_workers(), block_rows)
+    out_coef = np.ascontiguousarray(np.sum([p[0] for p in parts], axis=0).T * dtype.type(scale))
+    out_intercept = None if vb is None else np.sum([p[1] for p in parts], axis=0)
+    return out_coef.astype(dtype, copy=False), out_intercept
