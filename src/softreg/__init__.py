@@ -4,6 +4,7 @@ Flat re-exports only; every name lives in its own module.
 """
 
 from softreg import datasets
+from softreg.checkpoint import fit_resumable
 from softreg.functional import (
     binary_cross_entropy,
     binary_cross_entropy_grad,
@@ -28,6 +29,7 @@ from softreg.gradcheck import check_gradient
 from softreg.io import load, save
 from softreg.mlp import MLPClassifier
 from softreg.softmax_regression import SoftmaxRegression
+from softreg.streaming import fit_stream, iter_chunks
 
 __version__ = "0.1.0"
 
@@ -41,8 +43,11 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_grad",
     "datasets",
+    "fit_resumable",
+    "fit_stream",
     "huber_loss",
     "huber_loss_grad",
+    "iter_chunks",
     "l1_loss",
     "l1_loss_grad",
     "load",

@@ -1,0 +1,649 @@
+"""Training checkpoints: everything a long fit needs to continue exactly where it stopped.
+
+File format (version 1)
+-----------------------
+A NumPy ``.npz`` archive written with ``allow_pickle=False``, atomically (temporary file in the
+same folder, then ``os.replace``: a checkpoint is either the previous complete one or the new
+complete one, never half-written), holding
+
+* ``__header__``: the UTF-8 bytes of a JSON object::
+
+      {"format": "softreg-checkpoint", "format_version": 1, "softreg_version": "0.1.0",
+       "estimator": "SoftmaxRegression",      # the model class (a name, never an import path)
+       "params": {...},                       # get_params() of the model being trained
+       "data_shape": [n_samples, n_features], "n_classes": 10, "epoch": 7,
+       "rng": {"bit_generator": "PCG64", "state": {...}, ...},   # shuffling RNG state
+       "params_tree": ..., "optimizer_tree": ..., "model_tree": ...,  # structure of the arrays
+       "arrays": {"classes": {"dtype": "<i8", "shape": [10], "sha256": "..."}, ...}}
+
+* one array per entry of ``header["arrays"]``: ``classes``, the solver's parameters
+  (``params.*``), the optimiser state (``optimizer.*``: momentum, Adam moments) and the model's
+  fitted attributes (``model.*``).
+
+`load_checkpoint` verifies every array against its SHA-256 and refuses, with a
+`CheckpointError` (a ``ValueError``) naming the file and the difference, a checkpoint written for
+another model class, other hyper-parameters, another data shape or other classes. Resuming
+`fit_resumable` trains a `SoftmaxRegression` or `MLPClassifier`, writing a checkpoint every
+``checkpoint_every`` epochs, and continues from one: for the stochastic solvers (``"sgd"``,
+``"adam"``, MLP epochs) and ``"newton-cg"`` the resumed fit ends bit for bit where the
+uninterrupted one does (same parameters, optimiser state and shuffling RNG state);
+``"lbfgs"`` and ``"fista"`` restart their curvature memory / momentum at the checkpoint, so they
+reach the same optimum within ``tol`` but not the same bits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from softreg.io import _array_digest, _checked_array, _from_json, _to_json, _write_atomically
+from softreg.optim.transforms import AdamState
+
+__all__ = [
+    "Checkpoint",
+    "CheckpointError",
+    "fit_resumable",
+    "load_checkpoint",
+    "save_checkpoint",
+]
+
+FORMAT_VERSION = 1
+_FORMAT_NAME = "softreg-checkpoint"
+_HEADER_KEY = "__header__"
+# Hyper-parameters that may change between the interrupted and the resumed run.
+_RESUMABLE_PARAMS = frozenset({"max_iter", "max_epochs", "verbose", "warm_start"})
+_NAMED_TUPLES: dict[str, Any] = {"AdamState": AdamState}
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "SFC64")
+
+
+class CheckpointError(ValueError):
+    """Not a checkpoint this run can resume from (the message names the file and the problem)."""
+
+
+@dataclass
+class Checkpoint:
+    """The state of a fit after ``epoch`` epochs (iterations for full-batch solvers).
+
+    Attributes
+    ----------
+    estimator : str
+        Class name of the model being trained.
+    params : dict
+        Its ``get_params()``.
+    data_shape : tuple of int
+        ``(n_samples, n_features)`` of the training data.
+    classes : ndarray of shape (n_classes,)
+        Class labels.
+    epoch : int
+        Epochs (iterations) completed.
+    solver_params : tuple of ndarray
+        The solver's parameters (for `SoftmaxRegression` the flat vector ``w``).
+    optimizer_state : object
+        Optimiser state (tuples and Adam states of arrays and ints), or None.
+    rng_state : dict or None
+        ``Generator.bit_generator.state`` of the shuffling generator.
+    model_state : dict
+        The model's fitted attributes (``_state_attributes``) at that epoch.
+    extra : dict
+        JSON-able training-loop state (e.g. the stop rule's counters).
+    """
+
+    estimator: str
+    params: dict[str, Any]
+    data_shape: tuple[int, int]
+    classes: NDArray[Any]
+    epoch: int
+    solver_params: tuple[NDArray[Any], ...] = ()
+    optimizer_state: Any = None
+    rng_state: dict[str, Any] | None = None
+    model_state: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def make_rng(self) -> np.random.Generator | None:
+        """A new ``Generator`` in the saved state (None if no state was saved)."""
+        if self.rng_state is None:
+            return None
+        name = self.rng_state.get("bit_generator")
+        if name not in _BIT_GENERATORS:
+            raise CheckpointError(f"unsupported bit generator {name!r} in checkpoint")
+        bit_generator = getattr(np.random, name)()
+        bit_generator.state = self.rng_state
+        return np.random.Generator(bit_generator)
+
+    def restore(self, model: Any) -> None:
+        """Set the saved fitted attributes on ``model`` (same class as when saved)."""
+        for attr, value in self.model_state.items():
+            setattr(model, attr, value)
+
+
+# --- nested optimiser states and model attributes <-> (JSON tree, named arrays) -----------------
+
+
+def _encode(value: Any, key: str, arrays: dict[str, NDArray[Any]]) -> Any:
+    if isinstance(value, np.ndarray):
+        arrays[key] = _checked_array(value, key)
+        return {"array": key}
+    if isinstance(value, tuple) and type(value).__name__ in _NAMED_TUPLES:
+        items = [_encode(v, f"{key}.{i}", arrays) for i, v in enumerate(value)]
+        return {"namedtuple": type(value).__name__, "items": items}
+    if isinstance(value, (tuple, list)) and any(
+        isinstance(v, (np.ndarray, tuple, list)) for v in value
+    ):
+        kind = "tuple" if isinstance(value, tuple) else "list"
+        return {kind: [_encode(v, f"{key}.{i}", arrays) for i, v in enumerate(value)]}
+    if isinstance(value, tuple):
+        return {"tuple": [_encode(v, f"{key}.{i}", arrays) for i, v in enumerate(value)]}
+    if isinstance(value, np.random.Generator):
+        raise TypeError(f"{key}: a Generator is saved through rng, not as a value")
+    return {"json": _to_json(value, key)}
+
+
+def _decode(tree: Any, arrays: Mapping[str, NDArray[Any]], used: set[str]) -> Any:
+    if not isinstance(tree, dict) or len(tree) not in (1, 2):
+        raise ValueError(f"malformed state entry {tree!r}")
+    if "array" in tree:
+        key = tree["array"]
+        if key not in arrays:
+            raise ValueError(f"state names a missing array {key!r}")
+        used.add(key)
+        return arrays[key]
+    if "namedtuple" in tree:
+        cls = _NAMED_TUPLES.get(tree["namedtuple"])
+        if cls is None:
+            raise ValueError(f"unknown optimiser state type {tree['namedtuple']!r}")
+        return cls(*(_decode(v, arrays, used) for v in tree["items"]))
+    if "tuple" in tree:
+        return tuple(_decode(v, arrays, used) for v in tree["tuple"])
+    if "list" in tree:
+        return [_decode(v, arrays, used) for v in tree["list"]]
+    if "json" in tree:
+        return _from_json(tree["json"])
+    raise ValueError(f"malformed state entry {tree!r}")
+
+
+# --- writing and reading ---------------------------------------------------------------------
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: Any,
+    *,
+    epoch: int,
+    data_shape: tuple[int, int],
+    classes: NDArray[Any],
+    solver_params: tuple[NDArray[Any], ...] = (),
+    optimizer_state: Any = None,
+    rng: np.random.Generator | None = None,
+    model_state: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a training checkpoint atomically (see the module docstring for the format).
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination; the previous checkpoint there is replaced in one step.
+    model : estimator
+        The model being trained (its class name and ``get_params()`` are recorded).
+    epoch : int
+        Epochs (iterations) completed.
+    data_shape : tuple of int
+        ``(n_samples, n_features)`` of the training data.
+    classes : ndarray of shape (n_classes,)
+        Class labels.
+    solver_params : tuple of ndarray, optional
+        The solver's parameter arrays.
+    optimizer_state : object, optional
+        Nested tuples / Adam states of arrays and numbers.
+    rng : numpy.random.Generator, optional
+        Generator whose state is saved (PCG64, PCG64DXSM or SFC64).
+    model_state : mapping, optional
+        Fitted attributes to restore with the checkpoint.
+    extra : mapping, optional
+        JSON-able training-loop state.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from softreg import SoftmaxRegression
+    >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.npz")
+    >>> rng = np.random.default_rng(0)
+    >>> _ = save_checkpoint(path, SoftmaxRegression(), epoch=3, data_shape=(100, 4),
+    ...                     classes=np.array([0, 1, 2]), solver_params=(np.zeros(15),), rng=rng)
+    >>> ck = load_checkpoint(path, SoftmaxRegression(), data_shape=(100, 4))
+    >>> ck.epoch, ck.solver_params[0].shape, ck.make_rng().random() == rng.random()
+    (3, (15,), True)
+    """
+    arrays: dict[str, NDArray[Any]] = {"classes": _checked_array(np.asarray(classes), "classes")}
+    header: dict[str, Any] = {
+        "format": _FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "estimator": type(model).__name__,
+        "params": _to_json(model.get_params(deep=False), "model parameters"),
+        "data_shape": [int(s) for s in data_shape],
+        "n_classes": len(arrays["classes"]),
+        "epoch": int(epoch),
+        "rng": None if rng is None else _rng_state(rng),
+        "params_tree": _encode(tuple(solver_params), "params", arrays),
+        "optimizer_tree": _encode(optimizer_state, "optimizer", arrays),
+        "extra": _to_json(dict(extra or {}), "extra"),
+        "model_tree": {
+            k: _encode(v, f"model.{k}", arrays) for k, v in dict(model_state or {}).items()
+        },
+    }
+    from softreg import __version__
+
+    header["softreg_version"] = __version__
+    header["arrays"] = {
+        k: {"dtype": a.dtype.str, "shape": list(a.shape), "sha256": _array_digest(a)}
+        for k, a in arrays.items()
+    }
+    raw = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    return _write_atomically(Path(path), {_HEADER_KEY: raw, **arrays})
+
+
+def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    state = rng.bit_generator.state
+    if state.get("bit_generator") not in _BIT_GENERATORS:
+        raise TypeError(
+            f"rng must use one of the bit generators {_BIT_GENERATORS} to be checkpointed, got "
+            f"{state.get('bit_generator')!r}"
+        )
+    return dict(state)
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    model: Any = None,
+    *,
+    data_shape: tuple[int, int] | None = None,
+    classes: NDArray[Any] | None = None,
+) -> Checkpoint:
+    """Read and verify a checkpoint; with ``model``/``data_shape``/``classes``, check it fits.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    CheckpointError
+        (a ``ValueError``) if the file is not a complete, unmodified softreg checkpoint, or was
+        written for another model class, other hyper-parameters (``max_iter``/``max_epochs``
+        and ``verbose`` may differ), another data shape or other classes.
+    """
+    where = os.fspath(path)
+
+    def fail(problem: str) -> CheckpointError:
+        return CheckpointError(f"{where}: cannot resume from this checkpoint: {problem}")
+
+    if not os.path.isfile(where):
+        raise FileNotFoundError(f"{where}: no such checkpoint file")
+    try:
+        with open(where, "rb") as handle, np.load(handle, allow_pickle=False) as archive:
+            contents = {key: archive[key] for key in archive.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, AttributeError) as exc:
+        raise fail(f"unreadable or truncated archive ({type(exc).__name__}: {exc})") from None
+    raw = contents.pop(_HEADER_KEY, None)
+    header: Any = None
+    if raw is not None and raw.dtype == np.uint8:
+        try:
+            header = json.loads(raw.tobytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            header = None
+    if not isinstance(header, dict) or header.get("format") != _FORMAT_NAME:
+        raise fail(f"not a {_FORMAT_NAME} file (no valid header)")
+    if header.get("format_version") != FORMAT_VERSION:
+        raise fail(f"format version {header.get('format_version')!r}, expected {FORMAT_VERSION}")
+    declared = header.get("arrays", {})
+    if set(declared) != set(contents):
+        raise fail(f"arrays {sorted(contents)} differ from the header's {sorted(declared)}")
+    for key, array in contents.items():
+        spec = declared[key]
+        if array.dtype.str != spec["dtype"] or list(array.shape) != spec["shape"]:
+            raise fail(f"array {key!r} does not match its header entry")
+        if _array_digest(array) != spec["sha256"]:
+            raise fail(f"array {key!r} does not match its SHA-256 (the file was modified)")
+    used = {"classes"}
+    try:
+        solver_params = tuple(_decode(header["params_tree"], contents, used))
+        optimizer_state = _decode(header["optimizer_tree"], contents, used)
+        model_state = {k: _decode(v, contents, used) for k, v in header["model_tree"].items()}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise fail(f"malformed state ({exc})") from None
+    if used != set(contents):
+        raise fail(f"unused arrays {sorted(set(contents) - used)}")
+    ck = Checkpoint(
+        estimator=str(header["estimator"]),
+        params=_from_json(header["params"]),
+        data_shape=(int(header["data_shape"][0]), int(header["data_shape"][1])),
+        classes=contents["classes"],
+        epoch=int(header["epoch"]),
+        solver_params=solver_params,
+        optimizer_state=optimizer_state,
+        rng_state=header.get("rng"),
+        model_state=model_state,
+        extra=_from_json(header.get("extra", {})),
+    )
+    _check_compatible(ck, model, data_shape, classes, fail)
+    return ck
+
+
+def _check_compatible(
+    ck: Checkpoint,
+    model: Any,
+    data_shape: tuple[int, int] | None,
+    classes: NDArray[Any] | None,
+    fail: Any,
+) -> None:
+    if model is not None:
+        if ck.estimator != type(model).__name__:
+            raise fail(f"it was written by {ck.estimator}, not {type(model).__name__}")
+        current = _from_json(_to_json(model.get_params(deep=False), "model parameters"))
+        changed = sorted(
+            k
+            for k in set(current) | set(ck.params)
+            if k not in _RESUMABLE_PARAMS and current.get(k) != ck.params.get(k)
+        )
+        if changed:
+            detail = ", ".join(f"{k}={ck.params.get(k)!r} -> {current.get(k)!r}" for k in changed)
+            raise fail(f"hyper-parameters differ ({detail})")
+    if data_shape is not None and tuple(int(s) for s in data_shape) != ck.data_shape:
+        raise fail(f"it was written for data of shape {ck.data_shape}, got {tuple(data_shape)}")
+    if classes is not None and not np.array_equal(np.asarray(classes), ck.classes):
+        raise fail(
+            f"it was written for classes {ck.classes.tolist()}, got {np.asarray(classes).tolist()}"
+        )
+
+
+# --- resumable training ----------------------------------------------------------------------
+
+
+def fit_resumable(
+    model: Any,
+    X: Any,
+    y: Any,
+    sample_weight: Any = None,
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 1,
+    resume_from: str | os.PathLike[str] | None = None,
+    callback: Any = None,
+) -> Any:
+    """``model.fit(X, y)`` writing a checkpoint every ``checkpoint_every`` epochs, or resuming.
+
+    Parameters
+    ----------
+    model : SoftmaxRegression or MLPClassifier
+        The estimator to train (``warm_start`` is ignored; MLP: no ``early_stopping``).
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+    sample_weight : array-like of shape (n_samples,), optional
+        `SoftmaxRegression` only.
+    checkpoint : str or path-like, optional
+        Where to write checkpoints (atomically, replacing the previous one); also written after
+        the last epoch.
+    checkpoint_every : int, default=1
+        Epochs (iterations for full-batch solvers) between checkpoints.
+    resume_from : str or path-like, optional
+        A checkpoint of the same model class, hyper-parameters (``max_iter``/``max_epochs`` may
+        differ), data shape and classes; training continues after its epoch.
+    callback : callable, optional
+        ``callback(model, record)`` after every epoch, as for ``fit``; True stops.
+
+    Returns
+    -------
+    model
+        The fitted estimator, equal (bit for bit for ``"sgd"``, ``"adam"``, ``"newton-cg"``
+        and MLP epochs) to an uninterrupted ``fit`` with the same ``random_state``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_iris
+    >>> from softreg import SoftmaxRegression
+    >>> X, y = load_iris(return_X_y=True)
+    >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.npz")
+    >>> params = dict(solver="adam", learning_rate=0.05, max_iter=6, tol=0, random_state=0)
+    >>> _ = fit_resumable(SoftmaxRegression(**params, warm_start=True).set_params(max_iter=3),
+    ...                   X, y, checkpoint=path)
+    >>> resumed = fit_resumable(SoftmaxRegression(**params), X, y, resume_from=path)
+    >>> direct = SoftmaxRegression(**params).fit(X, y)
+    >>> resumed.n_iter_, bool((resumed.coef_ == direct.coef_).all())
+    (6, True)
+    """
+    from softreg.mlp import MLPClassifier
+    from softreg.softmax_regression import SoftmaxRegression
+
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int):
+        raise TypeError(f"checkpoint_every must be an int >= 1, got {checkpoint_every!r}")
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be an int >= 1, got {checkpoint_every}")
+    writer = _Writer(checkpoint, checkpoint_every)
+    if isinstance(model, SoftmaxRegression):
+        return _fit_softmax(model, X, y, sample_weight, writer, resume_from, callback)
+    if isinstance(model, MLPClassifier):
+        if sample_weight is not None:
+            raise TypeError("sample_weight is not supported by MLPClassifier")
+        return _fit_mlp(model, X, y, writer, resume_from, callback)
+    raise TypeError(
+        f"model must be a SoftmaxRegression or MLPClassifier, got {type(model).__name__}"
+    )
+
+
+@dataclass
+class _Writer:
+    path: str | os.PathLike[str] | None
+    every: int
+
+    def due(self, epoch: int, last: bool) -> bool:
+        return self.path is not None and (last or epoch % self.every == 0)
+
+
+def _fit_softmax(
+    model: Any, X: Any, y: Any, sample_weight: Any, writer: _Writer, resume_from: Any, callback: Any
+) -> Any:
+    from softreg._validation import as_label_array, encode_labels
+    from softreg.objective import SoftmaxObjective
+    from softreg.softmax_regression import _seed
+
+    C, l1_ratio = model._penalty_args()
+    solver = model._solver(l1_ratio)
+    X, y = model._validate_fit_data(X, y, reset=True)
+    model.classes_ = as_label_array(y)
+    if len(model.classes_) < 2:
+        raise ValueError(f"y contains only one class: {model.classes_[0]!r}; need at least 2.")
+    y_enc = encode_labels(y, model.classes_)
+    sw = model._sample_weight(sample_weight, X, y_enc)
+    objective = SoftmaxObjective(
+        X,
+        y_enc,
+        len(model.classes_),
+        sw,
+        C=C,
+        l1_ratio=l1_ratio,
+        fit_intercept=model.fit_intercept,
+        scale=model._scale(),
+    )
+    rng = np.random.default_rng(_seed(model.random_state))
+    w0 = model._initial_params(objective, rng)
+    return train_softmax(model, objective, w0, rng, solver, X.shape, writer, resume_from, callback)
+
+
+def train_softmax(
+    model: Any,
+    objective: Any,
+    w0: NDArray[Any],
+    rng: np.random.Generator,
+    solver: str,
+    data_shape: tuple[int, int],
+    writer: _Writer,
+    resume_from: Any,
+    callback: Any,
+) -> Any:
+    """Run ``solver`` on ``objective`` for ``model``, with checkpoints (also used by Dask)."""
+    from softreg.optim import minimize
+    from softreg.optim._result import warn_not_converged
+
+    state: Any = None
+    history: list[dict[str, Any]] = []
+    epoch = 0
+    if resume_from is not None:
+        ck = load_checkpoint(resume_from, model, data_shape=data_shape, classes=model.classes_)
+        if len(ck.solver_params) != 1 or ck.solver_params[0].shape != (objective.n_params,):
+            raise CheckpointError(
+                f"{os.fspath(resume_from)}: cannot resume from this checkpoint: its parameters "
+                f"do not have shape ({objective.n_params},)"
+            )
+        w0 = ck.solver_params[0].astype(objective.dtype, copy=False)
+        state, epoch = ck.optimizer_state, ck.epoch
+        rng = ck.make_rng() or rng
+        history = list(ck.model_state.get("history_", []))
+    model._store(w0, objective)
+    model.history_, model.n_iter_ = history, epoch
+
+    def save(w: NDArray[Any], opt_state: Any) -> None:
+        assert writer.path is not None
+        save_checkpoint(
+            writer.path,
+            model,
+            epoch=model.n_iter_,
+            data_shape=data_shape,
+            classes=model.classes_,
+            solver_params=(w,),
+            optimizer_state=opt_state,
+            rng=rng,
+            model_state={"history_": model.history_},
+        )
+
+    max_iter, tol = int(model.max_iter), model._tol(solver)
+    if solver in ("sgd", "adam"):
+        w, converged = w0, False
+        previous = history[-1]["loss"] if history else np.inf
+        while model.n_iter_ < max_iter:
+            res = minimize(
+                objective,
+                w,
+                solver,
+                tol=-np.inf,
+                max_iter=1,
+                learning_rate=model._learning_rate(solver),
+                momentum=float(model.momentum),
+                batch_size=int(model.batch_size),
+                random_state=rng,
+                state=state,
+                warn=False,
+            )
+            w, state, row = res.x, res.state, res.history[-1]
+            # The stop rule of minimize_stochastic, across calls: epoch cost gain below tol.
+            converged = tol > 0 and previous - row["loss"] < tol
+            previous = row["loss"]
+            stop = model._make_callback(objective, callback, offset=model.n_iter_)(w, row)
+            converged = converged or stop
+            if writer.due(model.n_iter_, converged or model.n_iter_ == max_iter):
+                save(w, state)
+            if converged:
+                break
+        if tol > 0 and not converged and epoch < max_iter:
+            warn_not_converged("stochastic solver", max_iter, f" (tol = {tol:g})")
+        model._store(w, objective)
+        model._optimizer_state = state
+        return model
+
+    on_iteration = model._make_callback(objective, callback, offset=epoch)
+    remaining = max_iter - epoch
+
+    def on_checkpointed_iteration(w: NDArray[Any], row: dict[str, Any]) -> bool:
+        stop = bool(on_iteration(w, row))
+        if writer.due(model.n_iter_, stop or model.n_iter_ == max_iter):
+            save(w, None)
+        return stop
+
+    if remaining > 0:
+        result = minimize(
+            objective, w0, solver, tol=tol, max_iter=remaining, callback=on_checkpointed_iteration
+        )
+        model._store(result.x, objective)
+        model.n_iter_ = epoch + int(result.n_iter)
+        if writer.path is not None and result.n_iter == 0:
+            save(result.x, None)
+    model._optimizer_state = None
+    return model
+
+
+def _fit_mlp(model: Any, X: Any, y: Any, writer: _Writer, resume_from: Any, callback: Any) -> Any:
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    if model.early_stopping:
+        raise ValueError(
+            "fit_resumable does not support early_stopping=True (the held-out split is not "
+            "checkpointed); use early_stopping=False"
+        )
+    X, y = np.asarray(X), np.asarray(y)
+    data_shape = (int(X.shape[0]), int(np.prod(X.shape[1:], dtype=np.int64)))
+    best, stale = -np.inf, 0
+    if resume_from is not None:
+        ck = load_checkpoint(resume_from, model, data_shape=data_shape)
+        ck.restore(model)
+        model._rng = ck.make_rng()
+        model._opt_state = ck.optimizer_state
+        best, stale = float(ck.extra["best"]), int(ck.extra["stale"])
+    else:
+        classes = np.unique(y) if y.ndim == 1 else None
+        for attr in ("coefs_", "_opt_state", "_rng"):
+            if hasattr(model, attr):
+                delattr(model, attr)
+        model.partial_fit(X, y, classes=classes)
+    first_pending = resume_from is None
+    stopped = False
+    while True:
+        if not first_pending:
+            if model.n_iter_ >= model.max_epochs:
+                break
+            model.partial_fit(X, y)
+        first_pending = False
+        record = model.history_[-1]
+        # MLPClassifier's stop rule: no gain of `tol` in -loss for n_iter_no_change epochs.
+        score = -record["loss"]
+        stale = stale + 1 if score < best + model.tol else 0
+        best = max(best, score)
+        stopped = bool(callback(model, record)) if callback is not None else False
+        stopped = stopped or stale >= model.n_iter_no_change
+        if writer.due(model.n_iter_, stopped or model.n_iter_ >= model.max_epochs):
+            assert writer.path is not None
+            save_checkpoint(
+                writer.path,
+                model,
+                epoch=model.n_iter_,
+                data_shape=data_shape,
+                classes=model.classes_,
+                optimizer_state=model._opt_state,
+                rng=model._rng,
+                model_state={a: getattr(model, a) for a in model._state_attributes},
+                extra={"best": best, "stale": stale},
+            )
+        if stopped:
+            break
+    if not stopped:
+        warnings.warn(
+            f"MLPClassifier: max_epochs={model.max_epochs} reached and the stop rule (tol="
+            f"{model.tol}, n_iter_no_change={model.n_iter_no_change}) did not fire; "
+            "increase max_epochs.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return model

@@ -1,0 +1,256 @@
+"""Checkpoints: format round trip, validation, resume equality, and the SIGKILL test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from softreg import MLPClassifier, SoftmaxRegression
+from softreg.checkpoint import CheckpointError, fit_resumable, load_checkpoint, save_checkpoint
+from softreg.optim.transforms import adam
+
+
+def _data(n: int = 300, d: int = 6, k: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = np.argmax(X @ rng.normal(size=(d, k)) + 0.5 * rng.normal(size=(n, k)), axis=1)
+    return X, y
+
+
+def test_round_trip_keeps_arrays_states_and_rng(tmp_path: Path) -> None:
+    params = (np.arange(6.0, dtype=np.float32), np.ones((2, 3)))
+    opt = adam(0.1)
+    state = opt.init(params)
+    _, state = opt.update(params, state, params)
+    rng = np.random.default_rng(5)
+    rng.random(3)
+    path = save_checkpoint(
+        tmp_path / "c.npz",
+        SoftmaxRegression(C=2.0),
+        epoch=4,
+        data_shape=(10, 3),
+        classes=np.array(["a", "b"]),
+        solver_params=params,
+        optimizer_state=state,
+        rng=rng,
+        model_state={"history_": [{"iteration": 1, "loss": 0.5}]},
+        extra={"best": -0.25},
+    )
+    ck = load_checkpoint(path, SoftmaxRegression(C=2.0), data_shape=(10, 3))
+    assert ck.epoch == 4
+    assert ck.classes.tolist() == ["a", "b"]
+    assert ck.solver_params[0].dtype == np.float32
+    np.testing.assert_array_equal(ck.solver_params[1], params[1])
+    assert type(ck.optimizer_state[0]).__name__ == "AdamState"
+    assert ck.optimizer_state[0][0] == 1  # the step count
+    for a, b in zip(ck.optimizer_state[0].nu, state[0].nu, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert ck.model_state["history_"] == [{"iteration": 1, "loss": 0.5}]
+    assert ck.extra == {"best": -0.25}
+    restored = ck.make_rng()
+    assert restored is not None
+    np.testing.assert_array_equal(restored.random(4), rng.random(4))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"model": MLPClassifier()}, "written by SoftmaxRegression"),
+        ({"model": SoftmaxRegression(C=3.0)}, r"hyper-parameters differ \(C=1.0 -> 3.0\)"),
+        ({"data_shape": (11, 3)}, r"data of shape \(10, 3\), got \(11, 3\)"),
+        ({"classes": np.array([0, 2])}, r"classes \[0, 1\], got \[0, 2\]"),
+    ],
+)
+def test_refuses_other_model_params_shape_or_classes(
+    tmp_path: Path, kwargs: dict, match: str
+) -> None:
+    path = save_checkpoint(
+        tmp_path / "c.npz",
+        SoftmaxRegression(),
+        epoch=1,
+        data_shape=(10, 3),
+        classes=np.array([0, 1]),
+        solver_params=(np.zeros(8),),
+    )
+    with pytest.raises(CheckpointError, match=match):
+        load_checkpoint(path, **kwargs)
+    # max_iter may change: a resumed run may train longer.
+    load_checkpoint(path, SoftmaxRegression(max_iter=500), data_shape=(10, 3))
+
+
+def test_refuses_truncated_modified_and_foreign_files(tmp_path: Path) -> None:
+    path = save_checkpoint(
+        tmp_path / "c.npz",
+        SoftmaxRegression(),
+        epoch=1,
+        data_shape=(10, 3),
+        classes=np.array([0, 1]),
+        solver_params=(np.zeros(8),),
+    )
+    data = path.read_bytes()
+    (tmp_path / "t.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="unreadable or truncated"):
+        load_checkpoint(tmp_path / "t.npz")
+    np.savez(tmp_path / "f.npz", a=np.zeros(3))
+    with pytest.raises(CheckpointError, match="no valid header"):
+        load_checkpoint(tmp_path / "f.npz")
+    with pytest.raises(FileNotFoundError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "missing.npz")
+    # Same header, one array changed (a valid archive): the SHA-256 check catches it.
+    with np.load(path, allow_pickle=False) as archive:
+        contents = {k: archive[k] for k in archive.files}
+    contents["params.0"] = np.ones(8)
+    np.savez(tmp_path / "m.npz", **contents)
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        load_checkpoint(tmp_path / "m.npz")
+
+
+@pytest.mark.parametrize(
+    ("solver", "dtype"), [("sgd", np.float64), ("adam", np.float32), ("newton-cg", np.float64)]
+)
+def test_resume_equals_uninterrupted_fit_bit_for_bit(tmp_path: Path, solver: str, dtype) -> None:
+    X, y = _data()
+    X = X.astype(dtype)
+    params = dict(solver=solver, max_iter=8, tol=0.0, random_state=3, C=10.0)
+    if solver == "sgd":
+        params.update(momentum=0.9, learning_rate=0.02)
+    if solver == "newton-cg":
+        params.update(tol=1e-10, max_iter=30)
+    direct = SoftmaxRegression(**params).fit(X, y)
+    assert direct.n_iter_ > 3
+    path = tmp_path / "c.npz"
+    first = SoftmaxRegression(**params).set_params(max_iter=3)
+    if solver == "newton-cg":
+        with pytest.warns(ConvergenceWarning):
+            fit_resumable(first, X, y, checkpoint=path)
+    else:
+        fit_resumable(first, X, y, checkpoint=path)
+    resumed = fit_resumable(SoftmaxRegression(**params), X, y, resume_from=path)
+    np.testing.assert_array_equal(resumed.coef_, direct.coef_)
+    np.testing.assert_array_equal(resumed.intercept_, direct.intercept_)
+    assert resumed.n_iter_ == direct.n_iter_
+    assert resumed.history_ == direct.history_
+
+
+def test_lbfgs_resume_reaches_the_same_optimum(tmp_path: Path) -> None:
+    X, y = _data()
+    direct = SoftmaxRegression(solver="lbfgs", tol=1e-8, max_iter=500).fit(X, y)
+    path = tmp_path / "c.npz"
+    with pytest.warns(ConvergenceWarning):
+        fit_resumable(
+            SoftmaxRegression(solver="lbfgs", tol=1e-8, max_iter=4), X, y, checkpoint=path
+        )
+    resumed = fit_resumable(
+        SoftmaxRegression(solver="lbfgs", tol=1e-8, max_iter=500), X, y, resume_from=path
+    )
+    # L-BFGS restarts its curvature memory at the checkpoint: same optimum, not the same bits.
+    np.testing.assert_allclose(resumed.coef_, direct.coef_, atol=1e-6)
+
+
+def test_mlp_resume_equals_uninterrupted_fit(tmp_path: Path) -> None:
+    X, y = _data(n=200)
+    X = X.astype(np.float32)
+    params = dict(hidden_layer_sizes=(8,), max_epochs=6, n_iter_no_change=100, random_state=1)
+    with pytest.warns(ConvergenceWarning):
+        direct = MLPClassifier(**params).fit(X, y)
+    path = tmp_path / "c.npz"
+    with pytest.warns(ConvergenceWarning):
+        fit_resumable(MLPClassifier(**params).set_params(max_epochs=2), X, y, checkpoint=path)
+    with pytest.warns(ConvergenceWarning):
+        resumed = fit_resumable(MLPClassifier(**params), X, y, resume_from=path)
+    for a, b in zip(
+        resumed.coefs_ + resumed.intercepts_, direct.coefs_ + direct.intercepts_, strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert resumed.history_ == direct.history_
+
+
+def test_bad_arguments(tmp_path: Path) -> None:
+    X, y = _data(n=50)
+    with pytest.raises(ValueError, match="checkpoint_every must be an int >= 1, got 0"):
+        fit_resumable(SoftmaxRegression(), X, y, checkpoint_every=0)
+    with pytest.raises(TypeError, match="model must be a SoftmaxRegression or MLPClassifier"):
+        fit_resumable(object(), X, y)
+    with pytest.raises(ValueError, match="early_stopping"):
+        fit_resumable(MLPClassifier(early_stopping=True), X, y)
+
+
+_TRAIN = textwrap.dedent(
+    """
+    import sys, time
+    import numpy as np
+    from softreg import SoftmaxRegression
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 8))
+    y = np.argmax(X @ rng.normal(size=(8, 4)), axis=1)
+    model = SoftmaxRegression(solver="adam", learning_rate=0.01, max_iter=40, tol=0.0,
+                              random_state=7)
+    # Slow epochs, so that the parent kills this process mid-fit.
+    model.fit(X, y, checkpoint=sys.argv[1], checkpoint_every=2,
+              callback=lambda m, r: time.sleep(0.05))
+    """
+)
+
+
+def test_sigkill_mid_fit_then_resume_gives_the_uninterrupted_coefficients(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ckpt.npz"
+    proc = subprocess.Popen([sys.executable, "-c", _TRAIN, str(path)])
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if path.exists() and load_checkpoint(path).epoch >= 6:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "training ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    killed_at = load_checkpoint(path).epoch  # complete and valid: never half-written
+    assert 6 <= killed_at < 40
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 8))
+    y = np.argmax(X @ rng.normal(size=(8, 4)), axis=1)
+    params = dict(solver="adam", learning_rate=0.01, max_iter=40, tol=0.0, random_state=7)
+    resumed = fit_resumable(SoftmaxRegression(**params), X, y, checkpoint=path, resume_from=path)
+    direct = SoftmaxRegression(**params).fit(X, y)
+    np.testing.assert_array_equal(resumed.coef_, direct.coef_)
+    np.testing.assert_array_equal(resumed.intercept_, direct.intercept_)
+    assert resumed.n_iter_ == 40
+    assert load_checkpoint(path).epoch == 40
+
+
+def test_estimators_fit_accepts_checkpoint_and_resume_from(tmp_path: Path) -> None:
+    X, y = _data()
+    params = dict(solver="sgd", learning_rate=0.05, max_iter=5, tol=0.0, random_state=0)
+    direct = SoftmaxRegression(**params).fit(X, y)
+    SoftmaxRegression(**params).set_params(max_iter=2).fit(X, y, checkpoint=tmp_path / "s.npz")
+    resumed = SoftmaxRegression(**params).fit(X, y, resume_from=tmp_path / "s.npz")
+    np.testing.assert_array_equal(resumed.coef_, direct.coef_)
+    with pytest.raises(CheckpointError, match="hyper-parameters differ"):
+        SoftmaxRegression(**params).set_params(C=5.0).fit(X, y, resume_from=tmp_path / "s.npz")
+
+    mlp = dict(hidden_layer_sizes=(4,), max_epochs=4, n_iter_no_change=100, random_state=0)
+    X32 = X.astype(np.float32)
+    with pytest.warns(ConvergenceWarning):
+        direct_mlp = MLPClassifier(**mlp).fit(X32, y)
+    with pytest.warns(ConvergenceWarning):
+        MLPClassifier(**mlp).set_params(max_epochs=1).fit(X32, y, checkpoint=tmp_path / "m.npz")
+    with pytest.warns(ConvergenceWarning):
+        resumed_mlp = MLPClassifier(**mlp).fit(X32, y, resume_from=tmp_path / "m.npz")
+    np.testing.assert_array_equal(resumed_mlp.coefs_[0], direct_mlp.coefs_[0])
+    with pytest.raises(CheckpointError, match="written by SoftmaxRegression"):
+        MLPClassifier(**mlp).fit(X32, y, resume_from=tmp_path / "s.npz")
