@@ -365,3 +365,41 @@ def test_cosine_schedule_anneals_the_steps_to_zero():
     # Epoch 10 runs at rates below 0.025 * learning_rate; Adam steps scale with the rate.
     assert cosine[-1] < 0.1 * cosine[0]
     assert constant[-1] > 0.1 * constant[0]
+
+
+# ---------------------------------------------------------------- decision_function
+
+
+def test_decision_function_is_the_binary_logit_of_logistic_regression(iris):
+    X, y = iris
+    X, y = X[y > 0], y[y > 0]  # versicolor vs virginica: not separable
+    alpha = 0.01
+    ours = _full_batch_softmax_regression(X, y, alpha)
+    # Two softmax columns under alpha/2 ||W||^2 settle at w_1 = -w_0 = v/2, so z_1 - z_0 = v.x
+    # with penalty alpha/4 ||v||^2: LogisticRegression's ||v||^2 / (2 C n) for C = 2/(alpha n).
+    ref = LogisticRegression(C=2 / (alpha * len(X)), tol=1e-12, max_iter=10000).fit(X, y)
+    scores = ours.decision_function(X)
+    assert scores.shape == (len(X),)
+    assert scores.dtype == np.float64
+    np.testing.assert_allclose(scores, ref.decision_function(X), rtol=1e-3, atol=1e-3)
+    np.testing.assert_array_equal(ours.predict(X), ours.classes_[(scores > 0).astype(int)])
+    np.testing.assert_allclose(softreg.sigmoid(scores), ours.predict_proba(X)[:, 1], rtol=1e-12)
+
+
+def test_decision_function_multiclass_and_multilabel():
+    X, y = _four_blobs(200)
+    with pytest.warns(ConvergenceWarning):
+        clf = MLPClassifier((8,), max_epochs=3, random_state=0).fit(X, y)
+    scores = clf.decision_function(X)
+    assert scores.shape == (200, 4)
+    np.testing.assert_array_equal(clf.classes_[np.argmax(scores, axis=1)], clf.predict(X))
+    np.testing.assert_allclose(
+        softreg.log_softmax(scores, axis=1), clf.predict_log_proba(X), rtol=1e-12, atol=1e-12
+    )
+    Y = np.stack([y == 0, y >= 2, y % 2 == 1], axis=1).astype(np.int8)
+    with pytest.warns(ConvergenceWarning):
+        multi = MLPClassifier((8,), max_epochs=3, random_state=0).fit(X, Y)
+    scores = multi.decision_function(X)
+    assert scores.shape == (200, 3)
+    np.testing.assert_array_equal((scores > 0).astype(np.int8), multi.predict(X))
+    np.testing.assert_allclose(softreg.sigmoid(scores), multi.predict_proba(X), rtol=1e-12)

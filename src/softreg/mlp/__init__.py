@@ -1,4 +1,6 @@
-"""Multilayer perceptron: layers (forward beside backward) and the `MLPClassifier` estimator."""
+"""Multilayer perceptron: `MLPClassifier` (classifier), its layers (forward beside backward, in
+``layers``), training loop (``training``), targets (``targets``) and restored-state checks
+(``state``)."""
 
 from softreg.mlp.classifier import FASHION_MNIST_DEFAULTS, MLPClassifier
 

@@ -1,31 +1,34 @@
 """`MLPClassifier`: a feed-forward network, softmax head (multi-class) or sigmoids (multi-label).
 
-The maths (forward beside backward, the two losses) lives in :mod:`softreg.mlp.layers`; this module
-validates input, keeps fitted state and runs the mini-batch loop with the optimisers of
-:mod:`softreg.optim.transforms`.
+The maths (forward beside backward, the two losses) lives in :mod:`softreg.mlp.layers`, the
+mini-batch loop in :mod:`softreg.mlp.training` and the consistency checks of a restored network
+in :mod:`softreg.mlp.state`; this module validates input, keeps fitted state and predicts.
 """
 
 from __future__ import annotations
 
-import math
 import numbers
-import warnings
+import os
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from softreg.functional import log_sigmoid, log_softmax, sigmoid, softmax
-from softreg.mlp.layers import ACTIVATIONS, init_params, loss_and_grad, predict_logits
+from softreg.mlp.layers import ACTIVATIONS, init_params, predict_logits
+from softreg.mlp.state import (
+    check_hidden_layer_sizes,
+    check_network_state,
+    check_same_hidden_layers,
+)
 from softreg.mlp.targets import Targets, as_labels, encode_targets, ravel_column, read_targets
-from softreg.optim.transforms import GradientTransformation, adam_inplace, sgd
+from softreg.mlp.training import make_optimizer, make_rng, run_epoch, train
 
 #: Network the CLI trains on Fashion-MNIST (``softreg train --model mlp``, pixels / 255). Chosen
 #: by validation accuracy (20 epochs on 50,000 training images, scored on the other 10,000; see
@@ -50,21 +53,6 @@ FASHION_MNIST_DEFAULTS: dict[str, Any] = {
 SINGLE_THREAD_BATCH_SIZE = 1024
 
 Callback = Callable[["MLPClassifier", dict[str, Any]], Any]
-
-
-def _check_hidden_layer_sizes(hidden_layer_sizes: Any) -> tuple[int, ...]:
-    sizes = (
-        (hidden_layer_sizes,)
-        if isinstance(hidden_layer_sizes, numbers.Integral)
-        else tuple(np.asarray(hidden_layer_sizes, dtype=object).ravel())
-    )
-    for size in sizes:
-        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-            raise ValueError(
-                "hidden_layer_sizes must be a sequence of positive integers (one per hidden "
-                f"layer, () for none), got {hidden_layer_sizes!r}"
-            )
-    return tuple(int(s) for s in sizes)
 
 
 class MLPClassifier(ClassifierMixin, BaseEstimator):
@@ -237,13 +225,51 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ fitting
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: ArrayLike, y: ArrayLike, *, callback: Callback | None = None) -> MLPClassifier:
-        """Train for up to ``max_epochs`` epochs on ``X`` of shape (n_samples, n_features).
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        *,
+        callback: Callback | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        checkpoint_every: int = 1,
+        resume_from: str | os.PathLike[str] | None = None,
+    ) -> MLPClassifier:
+        """Train for up to ``max_epochs`` epochs (fewer when the stop rule fires).
 
-        ``y`` is of shape (n_samples,) (class labels) or (n_samples, n_labels) (0/1 indicator
-        matrix, multi-label). ``callback(model, record)`` runs after every epoch with the model
-        holding the current parameters; returning True stops training. Returns ``self``.
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs, converted to float32.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels (softmax head), or a 0/1 indicator matrix (multi-label, sigmoids).
+        callback : callable, optional
+            ``callback(model, record)`` after every epoch, with the model holding the current
+            parameters and ``record`` the row just appended to ``history_``; returning True
+            stops training (without a ConvergenceWarning).
+        checkpoint : path-like, optional
+            Written atomically every ``checkpoint_every`` epochs (:mod:`softreg.checkpoint`;
+            not with ``early_stopping``).
+        checkpoint_every : int, default=1
+        resume_from : path-like, optional
+            A checkpoint to continue from, bit for bit.
+
+        Returns
+        -------
+        self : MLPClassifier
         """
+        if checkpoint is not None or resume_from is not None:
+            from softreg.checkpoint import fit_resumable
+
+            return fit_resumable(
+                self,
+                X,
+                y,
+                checkpoint=checkpoint,
+                checkpoint_every=checkpoint_every,
+                resume_from=resume_from,
+                callback=callback,
+            )
         resume = self.warm_start and hasattr(self, "coefs_")
         return self._fit(X, y, classes=None, resume=resume, incremental=False, callback=callback)
 
@@ -253,8 +279,29 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     ) -> MLPClassifier:
         """One epoch over ``X``, ``y``, continuing from the current parameters and optimiser state.
 
-        ``classes`` (all labels that will ever appear) is required on the first call for
-        multi-class labels; for a multi-label indicator matrix it may be omitted.
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            As in `fit`; later calls must give the same kind of ``y``.
+        classes : array-like of shape (n_classes,), optional
+            Every label that will ever appear: required on the first call for class labels,
+            optional for an indicator matrix; later calls may repeat it.
+
+        Returns
+        -------
+        self : MLPClassifier
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from softreg import MLPClassifier
+        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]], dtype=np.float32)
+        >>> clf = MLPClassifier((4,), random_state=0)
+        >>> for _ in range(3):
+        ...     clf = clf.partial_fit(X, [0, 0, 1, 1], classes=[0, 1])
+        >>> clf.n_iter_, [row["iteration"] for row in clf.history_]
+        (3, [1, 2, 3])
         """
         resume = hasattr(self, "coefs_")
         return self._fit(X, y, classes=classes, resume=resume, incremental=True, callback=None)
@@ -269,7 +316,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         incremental: bool,
         callback: Callback | None,
     ) -> MLPClassifier:
-        sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
+        sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
         X_checked, y_checked = validate_data(
             self, X, y, reset=not resume, dtype=np.float32, multi_output=True, y_numeric=False
         )
@@ -278,15 +325,15 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             np.asarray(y_checked), classes, resume=resume, incremental=incremental
         )
         if not resume:
-            self._rng = _make_rng(self.random_state)
+            self._rng = make_rng(self.random_state)
             layer_sizes = (X.shape[1], *sizes, self.n_outputs_)
             params = init_params(layer_sizes, self.activation, self._rng)
             self.coefs_, self.intercepts_ = list(params[0::2]), list(params[1::2])
             self.n_iter_, self.loss_, self.history_ = 0, float("nan"), []
         else:
-            self._check_architecture(sizes)
+            check_same_hidden_layers(self.coefs_, sizes)
             if not hasattr(self, "_rng"):
-                self._rng = _make_rng(self.random_state)
+                self._rng = make_rng(self.random_state)
             self.coefs_ = [np.require(W, np.float32, ["C", "W"]) for W in self.coefs_]
             self.intercepts_ = [np.require(b, np.float32, ["C", "W"]) for b in self.intercepts_]
         params = self._params()
@@ -298,14 +345,20 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             else X.shape[0] - max(1, int(np.ceil(self.validation_fraction * X.shape[0])))
         )
         total_steps = self.max_epochs * -(-n_fit // min(self.batch_size, n_fit))
-        optimizer = self._make_optimizer(None if incremental else total_steps)
+        optimizer = make_optimizer(
+            self.solver,
+            self.learning_rate,
+            schedule=self.learning_rate_schedule,
+            momentum=self.momentum,
+            total_steps=None if incremental else total_steps,
+        )
         if not incremental or not hasattr(self, "_opt_state"):
             self._opt_state = optimizer.init(params)
 
         threads = 1 if min(self.batch_size, X.shape[0]) < SINGLE_THREAD_BATCH_SIZE else None
         if incremental:
             with threadpool_limits(limits=threads, user_api="blas"):
-                self._record_epoch(self._run_epoch(optimizer, params, X, target), None)
+                self._record_epoch(run_epoch(self, optimizer, params, X, target), None)
             return self
         validation = None
         if self.early_stopping:
@@ -316,87 +369,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             )
             X, validation = np.asarray(X_fit), (np.asarray(X_val), np.asarray(target_val))
         with threadpool_limits(limits=threads, user_api="blas"):
-            self._train(optimizer, params, X, target, validation, callback)
+            train(self, optimizer, params, X, target, validation, callback)
         return self
-
-    def _train(
-        self,
-        optimizer: GradientTransformation,
-        params: tuple[NDArray[np.float32], ...],
-        X: NDArray[np.float32],
-        target: NDArray[Any],
-        validation: tuple[NDArray[np.float32], NDArray[Any]] | None,
-        callback: Callback | None,
-    ) -> None:
-        best, best_params, stale = -np.inf, [p.copy() for p in params], 0
-        for _ in range(self.max_epochs):
-            loss = self._run_epoch(optimizer, params, X, target)
-            val_score = None
-            if validation is not None:
-                X_val, target_val = validation
-                hits = self._decode(X_val) == target_val
-                val_score = float(np.mean(hits.all(axis=1) if hits.ndim == 2 else hits))
-            record = self._record_epoch(loss, val_score)
-            # Stop rule (as scikit-learn's MLP): no improvement by `tol` for n_iter_no_change
-            # epochs, on the validation accuracy if early stopping, else on the training loss.
-            score = val_score if val_score is not None else -loss
-            stale = stale + 1 if score < best + self.tol else 0
-            if score > best:
-                best = score
-                if validation is not None:
-                    best_params = [p.copy() for p in params]
-            if callback is not None and callback(self, record):
-                break
-            if stale >= self.n_iter_no_change:
-                break
-        else:
-            warnings.warn(
-                f"MLPClassifier: max_epochs={self.max_epochs} reached and the stop rule (tol="
-                f"{self.tol}, n_iter_no_change={self.n_iter_no_change}) did not fire; "
-                "increase max_epochs.",
-                ConvergenceWarning,
-                stacklevel=5,
-            )
-        if validation is not None:
-            # Keep the parameters of the best validation score (as scikit-learn does).
-            for p, p_best in zip(params, best_params, strict=True):
-                p[...] = p_best
-
-    def _run_epoch(
-        self,
-        optimizer: GradientTransformation,
-        params: tuple[NDArray[np.float32], ...],
-        X: NDArray[np.float32],
-        target: NDArray[Any],
-    ) -> float:
-        """One shuffled pass of mini-batch updates (in place); the mean batch objective."""
-        n_samples = X.shape[0]
-        batch_size = min(self.batch_size, n_samples)
-        order = self._rng.permutation(n_samples)
-        total = 0.0
-        # Overflow in a diverging fit is reported below as one specific error, not as warnings.
-        with np.errstate(over="ignore", invalid="ignore"):
-            for start in range(0, n_samples, batch_size):
-                # Sorted indices: the gather reads X in memory order; the batch is the same set.
-                rows = np.sort(order[start : start + batch_size])
-                loss, grads = loss_and_grad(
-                    params,
-                    X[rows],
-                    target[rows],
-                    activation=self.activation,
-                    head=self.out_activation_,
-                    alpha=self.alpha,
-                )
-                if not np.isfinite(loss):
-                    raise ValueError(
-                        f"training diverged (loss={loss}) in epoch {self.n_iter_ + 1}; lower "
-                        f"learning_rate (got {self.learning_rate}) or scale X"
-                    )
-                updates, self._opt_state = optimizer.update(grads, self._opt_state, params)
-                for p, u in zip(params, updates, strict=True):
-                    p += u
-                total += loss * len(rows)
-        return total / n_samples
 
     def _record_epoch(self, loss: float, val_score: float | None) -> dict[str, Any]:
         self.n_iter_ += 1
@@ -409,19 +383,6 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             extra = f", val_score = {val_score:.4f}" if val_score is not None else ""
             print(f"Epoch {self.n_iter_}, loss = {loss:.6f}{extra}")
         return record
-
-    def _make_optimizer(self, total_steps: int | None) -> GradientTransformation:
-        """The solver; with a cosine schedule over ``total_steps`` updates if one is asked for."""
-        base = float(self.learning_rate)
-        learning_rate: float | Callable[[int], float] = base
-        if self.learning_rate_schedule == "cosine" and total_steps:
-
-            def learning_rate(step: int) -> float:
-                return base * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
-
-        if self.solver == "adam":
-            return adam_inplace(learning_rate)
-        return sgd(learning_rate, momentum=self.momentum)
 
     def _params(self) -> tuple[NDArray[np.float32], ...]:
         """``(W_1, b_1, ..., W_L, b_L)``: the arrays of ``coefs_``/``intercepts_`` themselves."""
@@ -449,14 +410,6 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             )
         return encode_targets(y, fitted)
 
-    def _check_architecture(self, sizes: tuple[int, ...]) -> None:
-        fitted = tuple(W.shape[1] for W in self.coefs_[:-1])
-        if fitted != sizes:
-            raise ValueError(
-                f"hidden_layer_sizes={sizes!r} differs from the fitted network's {fitted!r}; "
-                "set warm_start=False (or use a new estimator) to change the architecture"
-            )
-
     # ------------------------------------------------------------------ prediction
 
     def _logits(self, X: ArrayLike) -> NDArray[np.float32]:
@@ -471,19 +424,55 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             return (logits > 0).astype(np.float32)
         return np.argmax(logits, axis=1)
 
+    def decision_function(self, X: ArrayLike) -> NDArray[np.float64]:
+        """The network's logits, widened to float64, as scikit-learn's linear classifiers give them.
+
+        Shape (n_samples, n_classes) (softmax head, three or more classes) or (n_samples,
+        n_labels) (multi-label: one logit per label, positive where `predict` says 1); for two
+        classes the binary logit ``z_1 - z_0`` of shape (n_samples,), positive where `predict`
+        says ``classes_[1]``, with ``sigmoid(z_1 - z_0) == predict_proba(X)[:, 1]``. (scikit-learn's
+        own MLPClassifier has no ``decision_function``; softreg's estimators share one.)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from softreg import MLPClassifier
+        >>> X = np.array([[-2.0], [-1.0], [1.0], [2.0]], dtype=np.float32)
+        >>> clf = MLPClassifier((), learning_rate=0.1, tol=1e-2, random_state=0)
+        >>> clf = clf.fit(X, ["no", "no", "yes", "yes"])
+        >>> scores = clf.decision_function(X)
+        >>> scores.shape, bool(np.all((scores > 0) == (clf.predict(X) == "yes")))
+        ((4,), True)
+        """
+        logits = self._logits(X).astype(np.float64)
+        if self.out_activation_ == "softmax" and logits.shape[1] == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
+
     def predict(self, X: ArrayLike) -> NDArray[Any]:
-        """Labels of shape (n_samples,), or an indicator matrix (n_samples, n_labels)."""
+        """Predicted labels for ``X`` of shape (n_samples, n_features).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Labels from ``classes_`` (softmax head), or a 0/1 indicator matrix of the training
+            ``y``'s dtype (multi-label).
+        """
         logits = self._logits(X)
         if self.out_activation_ == "logistic":
             return (logits > 0).astype(np.dtype(self.indicator_dtype_))
         return self.classes_[np.argmax(logits, axis=1)]
 
     def predict_proba(self, X: ArrayLike) -> NDArray[np.floating]:
-        """Softmax probabilities (n_samples, n_classes); multi-label: one sigmoid per label.
+        """Class probabilities for ``X`` of shape (n_samples, n_features).
 
-        The network runs in float32; its (n_samples, n_outputs) logits are widened to float64
-        before the softmax, so that ``log(predict_proba)`` and `predict_log_proba` agree near
-        probability 1 (in float32 ``exp(-1e-8)`` rounds to 1 and its log to 0).
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes) or (n_samples, n_labels), float64
+            Softmax of the logits (rows sum to 1), or one sigmoid per label (multi-label).
+            The network runs in float32; its logits are widened to float64 before the
+            softmax, so that ``log(predict_proba)`` and `predict_log_proba` agree near
+            probability 1 (in float32 ``exp(-1e-8)`` rounds to 1 and its log to 0).
         """
         logits = self._logits(X).astype(np.float64)
         return sigmoid(logits) if self.out_activation_ == "logistic" else softmax(logits, axis=1)
@@ -491,7 +480,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def predict_log_proba(self, X: ArrayLike) -> NDArray[np.floating]:
         """Log-probabilities from ``log_softmax`` / ``log_sigmoid`` of the logits, never ``log(p)``.
 
-        Finite even where `predict_proba` underflows to 0. Shape and dtype as `predict_proba`.
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes) or (n_samples, n_labels), float64
+            Finite even where `predict_proba` underflows to 0.
         """
         logits = self._logits(X).astype(np.float64)
         if self.out_activation_ == "logistic":
@@ -502,44 +494,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_state(self) -> None:
         """Raise ValueError if restored attributes do not describe one consistent network."""
-        if self.out_activation_ not in ("softmax", "logistic"):
-            raise ValueError(
-                f"out_activation_ must be 'softmax' or 'logistic', got {self.out_activation_!r}"
-            )
-        if len(self.coefs_) != len(self.intercepts_) or not self.coefs_:
-            raise ValueError(
-                f"coefs_ and intercepts_ must be non-empty lists of equal length, got "
-                f"{len(self.coefs_)} and {len(self.intercepts_)}"
-            )
-        sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
-        expected = (int(self.n_features_in_), *sizes, int(self.n_outputs_))
-        for layer, (W, b) in enumerate(zip(self.coefs_, self.intercepts_, strict=True)):
-            shape = (expected[layer], expected[layer + 1]) if layer + 1 < len(expected) else None
-            if W.shape != shape or b.shape != (W.shape[1],):
-                raise ValueError(
-                    f"layer {layer}: coefs_ {W.shape} / intercepts_ {b.shape} do not match the "
-                    f"architecture {expected} (n_features_in_, *hidden_layer_sizes, n_outputs_)"
-                )
-            if W.dtype != np.float32 or b.dtype != np.float32:
-                raise ValueError(
-                    f"layer {layer}: parameters must be float32, got {W.dtype}/{b.dtype}"
-                )
-            if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
-                raise ValueError(f"layer {layer}: parameters contain NaN or inf")
-        if len(expected) - 1 != len(self.coefs_):
-            raise ValueError(
-                f"{len(self.coefs_)} layers stored, architecture {expected} needs "
-                f"{len(expected) - 1}"
-            )
-        if len(self.classes_) != self.n_outputs_ or (
-            self.out_activation_ == "softmax" and len(self.classes_) < 2
-        ):
-            raise ValueError(
-                f"classes_ has {len(self.classes_)} entries for n_outputs_={self.n_outputs_}"
-            )
-
-
-def _make_rng(random_state: Any) -> np.random.Generator:
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
-    return np.random.default_rng(random_state)
+        check_network_state(
+            hidden_layer_sizes=self.hidden_layer_sizes,
+            out_activation=self.out_activation_,
+            coefs=self.coefs_,
+            intercepts=self.intercepts_,
+            classes=self.classes_,
+            n_features_in=self.n_features_in_,
+            n_outputs=self.n_outputs_,
+        )
