@@ -255,12 +255,12 @@ def test_interrupted_training_leaves_nothing(
 ) -> None:
     fit = SoftmaxRegression.fit
 
-    def interrupted(self: Any, X: Any, y: Any, callback: Any = None) -> Any:
+    def interrupted(self: Any, X: Any, y: Any, callback: Any = None, **kwargs: Any) -> Any:
         def ctrl_c_after_first_iteration(model: Any, record: dict[str, Any]) -> None:
             callback(model, record)
             raise KeyboardInterrupt
 
-        return fit(self, X, y, callback=ctrl_c_after_first_iteration)
+        return fit(self, X, y, callback=ctrl_c_after_first_iteration, **kwargs)
 
     monkeypatch.setattr(SoftmaxRegression, "fit", interrupted)
     status, _, err = run(capsys, "train", "--dataset", "digits", "--out", str(tmp_path / "r"))
@@ -469,3 +469,55 @@ def test_counts_must_be_positive(
     assert status == 2
     assert out == ""
     assert f"argument {option}: expected a positive integer, got '{value}'" in err
+
+
+def test_resume_from_a_checkpoint_ends_where_an_uninterrupted_run_ends(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["--dataset", "digits", "--solver", "adam", "--batch-size", "64", "--seed", "3"]
+    common += ["--param", "tol=1e-12", "--no-plots", "--quiet"]
+    checkpoint = tmp_path / "ck.npz"
+    first = ["train", *common, "--epochs", "3", "--checkpoint", str(checkpoint)]
+    assert run(capsys, *first, "--out", str(tmp_path / "a"))[0] == 0
+    assert checkpoint.exists()
+    resumed = ["train", *common, "--epochs", "6", "--resume", str(checkpoint)]
+    assert run(capsys, *resumed, "--out", str(tmp_path / "b"))[0] == 0
+    straight = ["train", *common, "--epochs", "6"]
+    assert run(capsys, *straight, "--out", str(tmp_path / "c"))[0] == 0
+    b, c = io.load(tmp_path / "b" / "model.npz"), io.load(tmp_path / "c" / "model.npz")
+    np.testing.assert_array_equal(b.coef_, c.coef_)
+    np.testing.assert_array_equal(b.intercept_, c.intercept_)
+
+
+def test_resume_from_a_foreign_checkpoint_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checkpoint = tmp_path / "ck.npz"
+    args = ["train", "--dataset", "digits", "--solver", "adam", "--epochs", "2", "--quiet"]
+    assert (
+        run(
+            capsys,
+            *args,
+            "--no-plots",
+            "--checkpoint",
+            str(checkpoint),
+            "--out",
+            str(tmp_path / "a"),
+        )[0]
+        == 0
+    )
+    status, _, err = run(
+        capsys,
+        *args,
+        "--C",
+        "0.5",
+        "--no-plots",
+        "--resume",
+        str(checkpoint),
+        "--out",
+        str(tmp_path / "b"),
+    )
+    assert status == 1
+    assert len(err.strip().splitlines()) == 1
+    assert "checkpoint" in err.lower()
+    assert not (tmp_path / "b").exists()

@@ -98,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--batch-size", type=positive_int, help="mini-batch size (stochastic solvers, mlp)"
     )
-    train.add_argument("--seed", type=int, help="random_state of the estimator")
+    train.add_argument(
+        "--seed", type=int, default=0, help="random_state of the estimator (default 0: runs repeat)"
+    )
     train.add_argument(
         "--param",
         action="append",
@@ -111,6 +113,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to create")
     train.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR")
     train.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    train.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="write a resumable checkpoint (atomic .npz) while training",
+    )
+    train.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="iterations/epochs between checkpoints (default 1)",
+    )
+    train.add_argument(
+        "--resume",
+        metavar="FILE",
+        help="continue from a checkpoint written by --checkpoint (same model, data and settings)",
+    )
 
     evaluate = sub.add_parser(
         "evaluate",

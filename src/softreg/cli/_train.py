@@ -143,7 +143,15 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
     )
     test_images, y_test = load_split(args.dataset, "test", args.data_dir, progress=not quiet)
     prep = preprocessing_for(args.dataset)
-    X_train, X_test = to_features(train_images, prep), to_features(test_images, prep)
+    # SoftmaxRegression fits raw pixels with the scaling folded into its arithmetic
+    # (input_scale), so no float copy of the training images exists during the fit.
+    raw_pixels = "input_scale" in model.get_params(deep=False)
+    if raw_pixels:
+        model.set_params(input_scale=prep["scale"])
+        X_train = train_images.reshape(len(train_images), -1)
+        X_test = test_images.reshape(len(test_images), -1)
+    else:
+        X_train, X_test = to_features(train_images, prep), to_features(test_images, prep)
 
     rng = np.random.default_rng(0)
     curve_idx = np.sort(rng.permutation(len(y_train))[:CURVE_TRAIN_SAMPLES])
@@ -167,8 +175,19 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
 
     with bar, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model.fit(X_train, y_train, callback=callback)
+        model.fit(
+            X_train,
+            y_train,
+            callback=callback,
+            checkpoint=args.checkpoint,
+            checkpoint_every=args.checkpoint_every,
+            resume_from=args.resume,
+        )
     fit_time = time.perf_counter() - start
+    if raw_pixels:
+        # The saved model takes features scaled as `prep` records, like every other model.
+        model.set_params(input_scale=None)
+        X_train, X_test = to_features(train_images, prep), to_features(test_images, prep)
     notes = [f"{w.category.__name__}: {w.message}" for w in caught]
     for note in notes:
         print(f"softreg train: warning: {note}", file=sys.stderr)
@@ -179,7 +198,8 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
     metrics = {
         "dataset": args.dataset,
         "model": type(model).__name__,
-        "params": {k: v for k, v in params.items() if _is_jsonable(v)},
+        "params": {k: v for k, v in model.get_params(deep=False).items() if _is_jsonable(v)},
+        "fit_input": "uint8 pixels, scaling folded in" if raw_pixels else "float32 features",
         "train": train_record,
         "test": test_record,
         "fit_time_s": round(fit_time, 3),
