@@ -455,28 +455,12 @@ class _Writer:
 def _fit_softmax(
     model: Any, X: Any, y: Any, sample_weight: Any, writer: _Writer, resume_from: Any, callback: Any
 ) -> Any:
-    from softreg._validation import as_label_array, encode_labels
-    from softreg.objective import SoftmaxObjective
     from softreg.softmax_regression import _seed
 
     C, l1_ratio = model._penalty_args()
     solver = model._solver(l1_ratio)
     X, y = model._validate_fit_data(X, y, reset=True)
-    model.classes_ = as_label_array(y)
-    if len(model.classes_) < 2:
-        raise ValueError(f"y contains only one class: {model.classes_[0]!r}; need at least 2.")
-    y_enc = encode_labels(y, model.classes_)
-    sw = model._sample_weight(sample_weight, X, y_enc)
-    objective = SoftmaxObjective(
-        X,
-        y_enc,
-        len(model.classes_),
-        sw,
-        C=C,
-        l1_ratio=l1_ratio,
-        fit_intercept=model.fit_intercept,
-        scale=model._scale(),
-    )
+    objective = model._objective(X, model._set_classes(y), sample_weight, C, l1_ratio)
     rng = np.random.default_rng(_seed(model.random_state))
     w0 = model._initial_params(objective, rng)
     return train_softmax(model, objective, w0, rng, solver, X.shape, writer, resume_from, callback)

@@ -259,6 +259,31 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             sw = sw * cw[y_enc].astype(dtype)
         return sw
 
+    def _set_classes(self, y: NDArray[Any]) -> NDArray[np.intp]:
+        """Set ``classes_`` from ``y`` (at least two) and return ``y`` as class indices."""
+        self.classes_ = as_label_array(y)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in y, but y "
+                f"contains only one class: {self.classes_[0]!r}."
+            )
+        return encode_labels(y, self.classes_)
+
+    def _objective(
+        self, X: Any, y_enc: NDArray[np.intp], sample_weight: Any, C: float, l1_ratio: float = 0.0
+    ) -> SoftmaxObjective:
+        """The objective of this model's settings on ``X`` and class indices ``y_enc``."""
+        return SoftmaxObjective(
+            X,
+            y_enc,
+            len(self.classes_),
+            self._sample_weight(sample_weight, X, y_enc),
+            C=C,
+            l1_ratio=l1_ratio,
+            fit_intercept=self.fit_intercept,
+            scale=self._scale(),
+        )
+
     def _initial_params(self, objective: SoftmaxObjective, rng: np.random.Generator) -> Any:
         k, d = objective.n_classes, objective.n_features
         w0 = np.zeros(objective.n_params, dtype=objective.dtype)
@@ -355,24 +380,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             if self.warm_start and hasattr(self, "coef_")
             else None
         )
-        self.classes_ = as_label_array(y)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in y, but y "
-                f"contains only one class: {self.classes_[0]!r}."
-            )
-        y_enc = encode_labels(y, self.classes_)
-        sw = self._sample_weight(sample_weight, X, y_enc)
-        objective = SoftmaxObjective(
-            X,
-            y_enc,
-            len(self.classes_),
-            sw,
-            C=C,
-            l1_ratio=l1_ratio,
-            fit_intercept=self.fit_intercept,
-            scale=self._scale(),
-        )
+        y_enc = self._set_classes(y)
+        objective = self._objective(X, y_enc, sample_weight, C, l1_ratio)
         rng = np.random.default_rng(_seed(self.random_state))
         w0 = self._initial_params(objective, rng)
         if previous is not None and np.array_equal(previous[0], self.classes_):
@@ -432,17 +441,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 raise ValueError(
                     f"classes must contain at least 2 labels, got {self.classes_.tolist()}."
                 )
-        y_enc = encode_labels(y, self.classes_)
-        sw = self._sample_weight(sample_weight, X, y_enc)
-        objective = SoftmaxObjective(
-            X,
-            y_enc,
-            len(self.classes_),
-            sw,
-            C=C,
-            fit_intercept=self.fit_intercept,
-            scale=self._scale(),
-        )
+        objective = self._objective(X, encode_labels(y, self.classes_), sample_weight, C)
         solver = "adam" if self.solver == "adam" else "sgd"
         if first or not hasattr(self, "_rng"):
             self._rng = np.random.default_rng(_seed(self.random_state))
