@@ -76,7 +76,41 @@ def _log_softmax_inplace(logits: Array) -> Array:
     return logits
 
 
-class SoftmaxObjective:
+class L1Part:
+    """The non-smooth part of the objective, for proximal solvers.
+
+    Shared by every objective that has ``unravel``, ``dtype``, ``l1_strength`` and a smooth
+    ``loss`` (the in-memory one below and the sharded Dask one).
+    """
+
+    dtype: np.dtype[Any]
+    l1_strength: float
+
+    def unravel(self, w: Array) -> tuple[Array, Array | None]:
+        raise NotImplementedError
+
+    def loss(self, w: Array) -> float:
+        raise NotImplementedError
+
+    def l1_penalty(self, w: Array) -> float:
+        """``l1_strength * ||coef||_1`` (the intercept is not penalised)."""
+        coef, _ = self.unravel(np.asarray(w))
+        return self.l1_strength * float(np.abs(coef).sum(dtype=np.float64))
+
+    def prox_l1(self, w: Array, step: float) -> Array:
+        """Proximal map of ``step * l1_penalty``: soft-threshold the coef part of ``w``."""
+        out = np.array(w, dtype=self.dtype, copy=True)
+        coef, _ = self.unravel(out)
+        threshold = self.dtype.type(step * self.l1_strength)
+        coef[...] = np.sign(coef) * np.maximum(np.abs(coef) - threshold, 0)
+        return out
+
+    def objective(self, w: Array) -> float:
+        """Full objective: ``loss(w) + l1_penalty(w)``."""
+        return self.loss(w) + self.l1_penalty(w)
+
+
+class SoftmaxObjective(L1Part):
     """Multinomial logistic objective over ``(X, y, sample_weight)``; see the module docstring.
 
     Parameters
@@ -308,25 +342,6 @@ class SoftmaxObjective:
                 out_intercept += d.sum(axis=0)
         out_coef += self.dtype.type(self.l2_strength) * coef_dir
         return out
-
-    # -- the non-smooth part, for proximal solvers ------------------------------------------
-
-    def l1_penalty(self, w: Array) -> float:
-        """``l1_strength * ||coef||_1`` (the intercept is not penalised)."""
-        coef, _ = self.unravel(np.asarray(w))
-        return self.l1_strength * float(np.abs(coef).sum(dtype=np.float64))
-
-    def prox_l1(self, w: Array, step: float) -> Array:
-        """Proximal map of ``step * l1_penalty``: soft-threshold the coef part of ``w``."""
-        out = np.array(w, dtype=self.dtype, copy=True)
-        coef, _ = self.unravel(out)
-        threshold = self.dtype.type(step * self.l1_strength)
-        coef[...] = np.sign(coef) * np.maximum(np.abs(coef) - threshold, 0)
-        return out
-
-    def objective(self, w: Array) -> float:
-        """Full objective: ``loss(w) + l1_penalty(w)``."""
-        return self.loss(w) + self.l1_penalty(w)
 
 
 class HessianOperator:

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from softreg.dask import _shards
+from softreg.objective import L1Part
 
 Array = NDArray[Any]
 
@@ -109,7 +110,7 @@ class _Executor:
         return list(self.client.gather(_submit_where(self.client, fn, kept, [args] * len(kept))))
 
 
-class ShardedObjective:
+class ShardedObjective(L1Part):
     """``SoftmaxObjective``'s interface over shards; what the full-batch solvers see.
 
     Parameters
@@ -196,23 +197,6 @@ class ShardedObjective:
         """``(grad f(w), hessp)``."""
         _, g, hessp = self.loss_grad_hessp(w)
         return g, hessp
-
-    def l1_penalty(self, w: Array) -> float:
-        """``l1_strength * ||coef||_1``."""
-        coef, _ = self.unravel(np.asarray(w))
-        return self.l1_strength * float(np.abs(coef).sum(dtype=np.float64))
-
-    def prox_l1(self, w: Array, step: float) -> Array:
-        """Soft-threshold the coef part of ``w`` by ``step * l1_strength``."""
-        out = np.array(w, dtype=self.dtype, copy=True)
-        coef, _ = self.unravel(out)
-        threshold = self.dtype.type(step * self.l1_strength)
-        coef[...] = np.sign(coef) * np.maximum(np.abs(coef) - threshold, 0)
-        return out
-
-    def objective(self, w: Array) -> float:
-        """``loss(w) + l1_penalty(w)``."""
-        return self.loss(w) + self.l1_penalty(w)
 
 
 def compute(client: Any, values: list[Any]) -> list[Any]:
