@@ -172,3 +172,21 @@ def test_float32_softmax_batches_meet_the_contract(offset_range):
     out = softmax(z)
     for row, proba in zip(z, out, strict=True):
         assert ulp_error(proba, reference(row)[2], np.float32).max() <= BOUNDS["softmax"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unshifted_softmax_near_its_range_limits(dtype):
+    # Softmax skips the max shift for moderate logits (float64: every entry in [-600, 600 -
+    # log K]; float32: a row sum in [exp(-580), max float64]). Rows straddling those limits, with
+    # entries far below their row max (near float64's underflow), must still meet the contract,
+    # and a row's result must not depend on the rows batched with it.
+    rng = np.random.default_rng(11)
+    tops = np.array([-620.0, -590.0, -575.0, -560.0, 560.0, 590.0, 598.0, 605.0, 700.0, 0.0])
+    z = tops[:, None] - np.abs(30 * rng.standard_normal((10, 40)))
+    z[:, 0] = tops
+    z[:, 1:4] = tops[:, None] - rng.uniform(95, 140, (10, 3))
+    z = z.astype(dtype)
+    out = softmax(z)
+    for row, proba in zip(z, out, strict=True):
+        assert ulp_error(proba, reference(row)[2], dtype).max() <= BOUNDS["softmax"]
+        np.testing.assert_array_equal(softmax(row), proba)

@@ -46,6 +46,9 @@ from softreg._lse_exact import logsumexp_cancelling
 _CHUNK_ELEMENTS = 1 << 15
 # Up to this many classes, chunks are processed transposed (classes first).
 _FEW_CLASSES = 32
+# exp(-600) ~ 2.6e-261 is far from float64's subnormals and exp(600) * K far from overflow.
+_UNSHIFTED = 600.0
+_FLOAT32_MIN_SUM = float(np.exp(-580.0))
 
 
 def as_float_array(
@@ -208,6 +211,34 @@ def _softmax_float32(
     return special
 
 
+def _softmax_unshifted(
+    chunk: NDArray[np.floating], out: NDArray, e: NDArray[np.float64], top: float
+) -> NDArray[np.bool_]:
+    """Softmax of a (rows, K) chunk without the max shift; returns the rows where that is exact.
+
+    For moderate logits (the common case) ``exp(z_j) / sum_k exp(z_k)`` is the exact formula:
+    ``z`` is used as given (no rounded ``z - max``), each float64 ``exp`` is within 1 ULP, the
+    positive terms sum with a small relative error and one division rounds. float32 input is
+    widened inside ``exp`` (no copy) and the result rounds once to float32. Rows with NaN, inf
+    or large logits (the comparisons fail) are left to the caller's shifted kernel; the choice
+    is per row, so a row's result never depends on its neighbours in the batch.
+    """
+    if out.dtype == np.float64:
+        ok = (chunk.min(axis=1) >= -_UNSHIFTED) & (chunk.max(axis=1) <= top)
+    np.exp(chunk, out=e, dtype=np.float64)  # float32 is widened in the loop, not rounded
+    denom = e.sum(axis=1, keepdims=True)
+    if out.dtype == np.float64:
+        np.divide(e, denom, out=out)
+        return ok
+    # float32 results need only the row sum in range: sum >= exp(-580) puts the row max above
+    # -587, so an entry whose exp underflowed has softmax < exp(-121), zero in float32; a
+    # finite sum means no exp overflowed; NaN fails both tests.
+    ok = (denom >= _FLOAT32_MIN_SUM) & (denom <= np.finfo(np.float64).max)
+    # one reciprocal per row: 2**-53 relative, invisible after rounding to float32
+    np.multiply(e, np.reciprocal(denom, out=denom), out=out, casting="same_kind")
+    return ok.ravel()
+
+
 def _special_rows(x: NDArray[np.float64], kind: str) -> NDArray[np.float64]:
     """Edge policy for rows with NaN, +inf, all -inf, or an overflowing ``x - m``.
 
@@ -298,10 +329,26 @@ def rowwise(z: ArrayLike, axis: int, kind: str) -> tuple[NDArray, Callable, np.d
     few = n_cols <= _FEW_CLASSES
     # Workspace reused by every chunk: no allocation (and no page faults) per operation.
     work = np.empty((5, step * n_cols))
+    # Unshifted softmax bound: with every entry of a chunk in [-_UNSHIFTED, _UNSHIFTED - log K],
+    # exp(z) is a normal float64 with no overflow in the row sums, so no max needs subtracting.
+    unshifted_top = _UNSHIFTED - np.log(n_cols)
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         for start in range(0, n_rows, step):
             chunk = x[start : start + step]
             rows = chunk.shape[0]
+            if kind == "softmax" and not few:
+                target = out[start : start + step]
+                e = work[0, : rows * n_cols].reshape(rows, n_cols)
+                ok = _softmax_unshifted(chunk, target, e, unshifted_top)
+                if not ok.all():  # rows with large logits, inf or NaN: the shifted kernel
+                    bad = np.flatnonzero(~ok)
+                    sub = chunk[bad].astype(np.float64)
+                    res = np.empty_like(sub)
+                    special = _kernel(sub, res, kind, 1, exact)
+                    if special.any():
+                        res[special] = _special_rows(sub[special], kind)
+                    target[bad] = res
+                continue
             shape = (n_cols, rows) if few else (rows, n_cols)
             bufs = [w[: rows * n_cols].reshape(shape) for w in work]
             xc = bufs.pop()
