@@ -190,3 +190,18 @@ def test_unshifted_softmax_near_its_range_limits(dtype):
     for row, proba in zip(z, out, strict=True):
         assert ulp_error(proba, reference(row)[2], dtype).max() <= BOUNDS["softmax"]
         np.testing.assert_array_equal(softmax(row), proba)
+
+
+def test_float32_log_softmax_of_a_dominant_class_keeps_its_digits():
+    # float32 log_softmax computes z - logsumexp(z) in float32 with a split logsumexp unless the
+    # top class takes nearly all the mass (its log-probability cancels); rows on both sides of
+    # that test must meet the contract.
+    rng = np.random.default_rng(12)
+    gaps = np.linspace(5.0, 30.0, 26)
+    z = rng.standard_normal((26, 50)) + rng.uniform(-300, 300, (26, 1))
+    z[:, 0] = z[:, 1:].max(axis=1) + gaps
+    z = z.astype(np.float32)
+    out = log_softmax(z)
+    for row, log_proba in zip(z, out, strict=True):
+        assert ulp_error(log_proba, reference(row)[1], np.float32).max() <= BOUNDS["log_softmax"]
+        np.testing.assert_array_equal(log_softmax(row), log_proba)

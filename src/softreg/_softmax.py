@@ -239,6 +239,37 @@ def _softmax_unshifted(
     return ok.ravel()
 
 
+def _log_softmax32_unshifted(
+    chunk: NDArray[np.floating], out: NDArray, e: NDArray[np.float64], top: float
+) -> NDArray[np.bool_]:
+    """float32 ``log_softmax`` of a chunk as ``z - log(sum(exp(z)))`` in float64, no shift.
+
+    Returns the rows where that is exact to float32. The float64 result has an absolute error
+    below ``2**-52 (|z_j| + 2|L| + 2)`` (``L`` the row's logsumexp), within one float32 ULP of
+    ``r_j = z_j - L`` unless ``r_j`` nearly cancels; every ``|r_j| >= |r_max|``, so the row is
+    exact when ``|max z - L| >= 2**-28 (3|L| + 2)``. Rows where the dominant class takes all but
+    ~1e-7 of the mass fail that test and go to the caller's ``-log1p`` kernel, as do rows whose
+    exp sum is out of range (large logits, inf, NaN). ``top`` is unused (the sum is checked).
+    """
+    np.exp(chunk, out=e, dtype=np.float64)
+    lse = e.sum(axis=1, keepdims=True)
+    in_range = (lse >= _FLOAT32_MIN_SUM) & (lse <= np.finfo(np.float64).max)
+    np.log(lse, out=lse)
+    margin = np.max(chunk, axis=1, keepdims=True) - lse
+    ok = in_range & (np.abs(margin) >= 2.0**-28 * (3.0 * np.abs(lse) + 2.0))
+    if chunk.dtype == np.float32:
+        # z - L in float32 arithmetic with L split as hi + lo (both float32): z - hi rounds once
+        # and - lo once, each within half a float32 ULP of r_j (|lo| <= 2**-24 |L| is far below
+        # |r_j| on the rows kept), which is cheaper than a mixed float32/float64 subtraction.
+        hi = lse.astype(np.float32)
+        lo = (lse - hi).astype(np.float32)
+        np.subtract(chunk, hi, out=out)
+        np.subtract(out, lo, out=out)
+    else:
+        np.subtract(chunk, lse, out=out, dtype=np.float64, casting="same_kind")
+    return ok.ravel()
+
+
 def _special_rows(x: NDArray[np.float64], kind: str) -> NDArray[np.float64]:
     """Edge policy for rows with NaN, +inf, all -inf, or an overflowing ``x - m``.
 
@@ -336,10 +367,11 @@ def rowwise(z: ArrayLike, axis: int, kind: str) -> tuple[NDArray, Callable, np.d
         for start in range(0, n_rows, step):
             chunk = x[start : start + step]
             rows = chunk.shape[0]
-            if kind == "softmax" and not few:
+            unshifted = _softmax_unshifted if kind == "softmax" else _log_softmax32_unshifted
+            if not few and (kind == "softmax" or (kind == "log_softmax" and not exact)):
                 target = out[start : start + step]
                 e = work[0, : rows * n_cols].reshape(rows, n_cols)
-                ok = _softmax_unshifted(chunk, target, e, unshifted_top)
+                ok = unshifted(chunk, target, e, unshifted_top)
                 if not ok.all():  # rows with large logits, inf or NaN: the shifted kernel
                     bad = np.flatnonzero(~ok)
                     sub = chunk[bad].astype(np.float64)
