@@ -15,8 +15,9 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from softreg import MLPClassifier, SoftmaxRegression
-from softreg.checkpoint import CheckpointError, fit_resumable, load_checkpoint, save_checkpoint
+from softreg.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from softreg.optim.transforms import adam
+from softreg.resume import fit_resumable
 
 
 def _data(n: int = 300, d: int = 6, k: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,6 @@ Flat re-exports only; every name lives in its own module.
 """
 
 from softreg import datasets
-from softreg.checkpoint import fit_resumable
 from softreg.functional import (
     binary_cross_entropy,
     binary_cross_entropy_grad,
@@ -28,6 +27,7 @@ from softreg.functional import (
 from softreg.gradcheck import check_gradient
 from softreg.io import load, save
 from softreg.mlp import MLPClassifier
+from softreg.resume import fit_resumable
 from softreg.softmax_regression import SoftmaxRegression
 from softreg.streaming import fit_stream, iter_chunks
 

@@ -341,7 +341,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         ``callback(model, record)`` runs after every iteration (epoch), with ``model`` holding
         the current parameters; returning True stops training without a warning.
         ``checkpoint`` (a path) is written atomically every ``checkpoint_every`` iterations;
-        ``resume_from`` continues from such a file (see :mod:`softreg.checkpoint`; the
+        ``resume_from`` continues from such a file (see :mod:`softreg.resume`; the
         stochastic solvers and ``"newton-cg"`` then end bit for bit as an uninterrupted fit).
         A ``dask.array`` ``X`` trains on its shards where they live (:mod:`softreg.dask`).
         Returns ``self``.
@@ -360,7 +360,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 resume_from=resume_from,
             )
         if checkpoint is not None or resume_from is not None:
-            from softreg.checkpoint import fit_resumable
+            from softreg.resume import fit_resumable
 
             return fit_resumable(
                 self,

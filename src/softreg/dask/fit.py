@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from sklearn.utils.class_weight import compute_class_weight
 
 from softreg._validation import as_label_array
-from softreg.checkpoint import _Writer, load_checkpoint, save_checkpoint, train_softmax
+from softreg.checkpoint import load_checkpoint, save_checkpoint
 from softreg.dask import _shards
 from softreg.dask.objective import (
     ShardedObjective,
@@ -25,6 +25,7 @@ from softreg.dask.objective import (
 )
 from softreg.optim._result import record, warn_not_converged
 from softreg.optim.transforms import AdamState
+from softreg.resume import _Writer, train_softmax
 
 
 def fit_dask(
@@ -56,7 +57,7 @@ def fit_dask(
     callback : callable, optional
         ``callback(model, record)`` after every iteration / epoch; True stops.
     checkpoint, checkpoint_every, resume_from
-        As for :func:`softreg.checkpoint.fit_resumable`.
+        As for :func:`softreg.resume.fit_resumable`.
 
     Returns
     -------

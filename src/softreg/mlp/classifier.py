@@ -259,7 +259,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self : MLPClassifier
         """
         if checkpoint is not None or resume_from is not None:
-            from softreg.checkpoint import fit_resumable
+            from softreg.resume import fit_resumable
 
             return fit_resumable(
                 self,
