@@ -40,6 +40,20 @@ _POOL: ThreadPoolExecutor | None = None
 _CONTROLLER: Any = None
 
 
+def _padded_columns(coef: Array, scale: float, dtype: np.dtype[Any]) -> Array:
+    """``(scale * coef).T`` as a C-ordered (n_features, k_pad) array, zero beyond column k.
+
+    OpenBLAS runs ``Xb @ C`` faster for a column count that is a multiple of 8 (measured 19%
+    less time for 16 columns than for 10 on 500 x 784 float32 blocks, one thread); the extra
+    logits are zero and sliced away.
+    """
+    k, d = coef.shape
+    k_pad = -(-k // 8) * 8
+    out = np.zeros((d, k_pad), dtype=dtype)
+    out[:, :k] = (coef * dtype.type(scale)).T
+    return out
+
+
 def default_workers() -> int:
     """Worker threads for a pass: the CPUs this process may use, at most 8."""
     try:
@@ -171,15 +185,16 @@ def loss_grad(
     dtype = np.dtype(dtype)
     n_samples = X.shape[0]
     # logits of scale * X: fold the scale into the coefficients (k x d, not n x d).
-    coef_t = np.ascontiguousarray((coef * dtype.type(scale)).T, dtype=dtype)
+    n_classes = coef.shape[0]
+    coef_t = _padded_columns(coef, scale, dtype)
     b = None if intercept is None else np.asarray(intercept, dtype=dtype)
 
     def work(start: int, stop: int) -> tuple[float, Array | None, Array | None]:
         total = 0.0
-        gx = np.zeros(coef_t.shape, dtype) if with_grad else None
-        gb = np.zeros(coef_t.shape[1], dtype) if with_grad and b is not None else None
+        gx = np.zeros(coef.shape, dtype) if with_grad else None
+        gb = np.zeros(n_classes, dtype) if with_grad and b is not None else None
         for lo, hi, Xb in _BlockReader(X, dtype, block_rows)(start, stop):
-            z = Xb @ coef_t
+            z = np.ascontiguousarray((Xb @ coef_t)[:, :n_classes])
             if b is not None:
                 z += b
             log_proba = _log_softmax_inplace(z)
@@ -196,7 +211,7 @@ def loss_grad(
                 continue
             residual[rows, yb] -= 1
             residual *= wb[:, None]
-            gx += Xb.T @ residual  # (d, k): the fast layout for C-ordered Xb
+            gx += residual.T @ Xb  # (k, d): measured faster than Xb.T @ residual per block
             if gb is not None:
                 gb += residual.sum(axis=0)
         return total, gx, gb
@@ -206,7 +221,7 @@ def loss_grad(
     loss = float(sum(p[0] for p in parts))
     if not with_grad:
         return loss, None, None
-    grad_coef = np.sum([p[1] for p in parts], axis=0).T * dtype.type(scale)
+    grad_coef = np.sum([p[1] for p in parts], axis=0) * dtype.type(scale)
     grad_intercept = None if b is None else np.sum([p[2] for p in parts], axis=0)
     return loss, np.ascontiguousarray(grad_coef, dtype=dtype), grad_intercept
 
@@ -233,27 +248,28 @@ def hessp(
     (None without an intercept). The penalty's ``l2 * coef_dir`` is the caller's to add.
     """
     dtype = np.dtype(dtype)
-    dir_t = np.ascontiguousarray((coef_dir * dtype.type(scale)).T, dtype=dtype)
+    n_classes = coef_dir.shape[0]
+    dir_t = _padded_columns(coef_dir, scale, dtype)
     vb = None if intercept_dir is None else np.asarray(intercept_dir, dtype=dtype)
 
     def work(start: int, stop: int) -> tuple[Array, Array | None]:
-        hx = np.zeros(dir_t.shape, dtype)
-        hb = None if vb is None else np.zeros(dir_t.shape[1], dtype)
+        hx = np.zeros(coef_dir.shape, dtype)
+        hb = None if vb is None else np.zeros(n_classes, dtype)
         for lo, hi, Xb in _BlockReader(X, dtype, block_rows)(start, stop):
-            d = Xb @ dir_t
+            d = np.ascontiguousarray((Xb @ dir_t)[:, :n_classes])
             if vb is not None:
                 d += vb
             pb = proba[lo:hi]
             d -= (pb * d).sum(axis=1, keepdims=True)
             d *= pb
             d *= weight[lo:hi, None]
-            hx += Xb.T @ d
+            hx += d.T @ Xb
             if hb is not None:
                 hb += d.sum(axis=0)
         return hx, hb
 
     with single_threaded_blas():
         parts = _map_chunks(work, X.shape[0], n_workers or default_workers(), block_rows)
-    out_coef = np.ascontiguousarray(np.sum([p[0] for p in parts], axis=0).T * dtype.type(scale))
+    out_coef = np.ascontiguousarray(np.sum([p[0] for p in parts], axis=0) * dtype.type(scale))
     out_intercept = None if vb is None else np.sum([p[1] for p in parts], axis=0)
     return out_coef.astype(dtype, copy=False), out_intercept
