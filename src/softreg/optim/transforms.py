@@ -25,14 +25,22 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.linalg.blas import daxpy, saxpy
 
 Arrays = tuple[NDArray[Any], ...]
 Schedule = Callable[[int], float]
+
+# BLAS ``y <- a x + y`` by dtype, for `adam_inplace_fused`.
+_AXPY: dict[np.dtype[Any], Callable[..., Any]] = {
+    np.dtype(np.float32): saxpy,
+    np.dtype(np.float64): daxpy,
+}
 
 
 class GradientTransformation(NamedTuple):
@@ -243,6 +251,84 @@ def adam_inplace(
             u += one(eps)
             np.divide(m, u, out=u)
             u *= one(-lr / (1 - b1**count))
+        return out, (count, mu, nu, out)
+
+    return GradientTransformation(init, update)
+
+
+def adam_inplace_fused(
+    learning_rate: float | Schedule = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
+) -> GradientTransformation:
+    """`adam_inplace` in fewer passes over memory: BLAS ``axpy`` fuses each scale-and-add.
+
+    Same contract as `adam_inplace` (the state's arrays and the returned updates are overwritten
+    by the next call). The bias corrections are folded into two scalars, as PyTorch does: with
+    ``c1 = 1 - b1**t``, ``c2 = 1 - b2**t``,
+    ``m / c1 / (sqrt(v / c2) + eps) = (sqrt(c2) / c1) m / (sqrt(v) + eps sqrt(c2))``, so::
+
+        m <- b1 m;  m <- m + (1 - b1) g          (scale; axpy)
+        v <- b2 v;  v <- v + (1 - b2) g**2       (scale; square, axpy)
+        update = -(learning_rate sqrt(c2) / c1) m / (sqrt(v) + eps sqrt(c2))
+
+    nine passes per parameter instead of twelve; a small network's step is dominated by them.
+    Equal to `adam` up to float rounding (not bit for bit: the rounding differs). Arrays that are
+    not C-contiguous float32/float64, or of fewer than 4096 entries, take the same maths in plain
+    NumPy. ``axpy`` obeys the caller's BLAS thread limit: OpenBLAS threads long vectors, whose
+    spin-waiting threads are slow on a busy machine, so pin BLAS to one thread there
+    (``threadpoolctl.threadpool_limits(1)``, as `softreg.MLPClassifier` does for small batches).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> params = (np.array([1.0, -2.0]),)
+    >>> grads = (np.array([0.2, -0.4]),)
+    >>> opt, ref = adam_inplace_fused(0.1), adam(0.1)
+    >>> ours, _ = opt.update(grads, opt.init(params), params)
+    >>> theirs, _ = ref.update(grads, ref.init(params), params)
+    >>> np.allclose(ours[0], theirs[0], rtol=1e-12, atol=0), ours[0]
+    (True, array([-0.1,  0.1]))
+    """
+
+    def init(params: Arrays) -> tuple[int, Arrays, Arrays, Arrays]:
+        def zeros() -> Arrays:
+            return tuple(np.zeros_like(p, order="C") for p in params)
+
+        return 0, zeros(), zeros(), zeros()
+
+    def axpy(a: float, x: NDArray[Any], y: NDArray[Any]) -> None:
+        """``y += a x`` in place, in one pass where BLAS takes the arrays."""
+        blas_axpy = _AXPY.get(y.dtype)
+        # Below a few thousand entries the call's own overhead outweighs the pass it saves.
+        if (
+            y.size >= 4096
+            and blas_axpy is not None
+            and x.dtype == y.dtype
+            and x.shape == y.shape
+            and y.flags.c_contiguous
+        ):
+            # With a contiguous y of its own dtype, f2py passes y's buffer: axpy works in place.
+            blas_axpy(np.ravel(x), y.reshape(-1), n=y.size, a=a)
+        else:
+            y += x * y.dtype.type(a)
+
+    def update(
+        grads: Arrays, state: tuple[int, Arrays, Arrays, Arrays], params: Arrays | None = None
+    ) -> tuple[Arrays, tuple[int, Arrays, Arrays, Arrays]]:
+        count, mu, nu, out = state
+        lr = learning_rate(count) if callable(learning_rate) else learning_rate
+        count += 1
+        root_c2 = math.sqrt(1 - b2**count)
+        for g, m, v, u in zip(grads, mu, nu, out, strict=True):
+            one = m.dtype.type
+            m *= one(b1)
+            axpy(1 - b1, g, m)
+            np.multiply(g, g, out=u)
+            v *= one(b2)
+            axpy(1 - b2, u, v)
+            np.sqrt(v, out=u)
+            u += one(eps * root_c2)
+            np.divide(m, u, out=u)
+            u *= one(-lr * root_c2 / (1 - b1**count))
         return out, (count, mu, nu, out)
 
     return GradientTransformation(init, update)
