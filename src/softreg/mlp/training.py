@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from sklearn.exceptions import ConvergenceWarning
 
 from softreg.mlp.layers import loss_and_grad
-from softreg.optim.transforms import GradientTransformation, adam_inplace_fused, sgd
+from softreg.optim.transforms import GradientTransformation, adam_inplace, sgd
 
 if TYPE_CHECKING:
     from softreg.mlp.classifier import MLPClassifier
@@ -42,7 +42,7 @@ def make_optimizer(
     momentum: float = 0.9,
     total_steps: int | None = None,
 ) -> GradientTransformation:
-    """``adam_inplace_fused`` or ``sgd``; with a cosine schedule over ``total_steps`` if asked for.
+    """``adam_inplace`` or ``sgd``; with a cosine schedule over ``total_steps`` if asked for.
 
     The cosine schedule uses ``learning_rate * (1 + cos(pi t / T)) / 2`` at step ``t`` of
     ``T = total_steps`` (held at 0 after ``T``); without ``total_steps`` the rate is constant.
@@ -64,7 +64,7 @@ def make_optimizer(
             return base * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
 
     if solver == "adam":
-        return adam_inplace_fused(rate)
+        return adam_inplace(rate)
     return sgd(rate, momentum=momentum)
 
 

@@ -36,7 +36,7 @@ from scipy.linalg.blas import daxpy, saxpy
 Arrays = tuple[NDArray[Any], ...]
 Schedule = Callable[[int], float]
 
-# BLAS ``y <- a x + y`` by dtype, for `adam_inplace_fused`.
+# BLAS ``y <- a x + y`` by dtype, for `adam_inplace`.
 _AXPY: dict[np.dtype[Any], Callable[..., Any]] = {
     np.dtype(np.float32): saxpy,
     np.dtype(np.float64): daxpy,
@@ -203,66 +203,9 @@ def adam_inplace(
 
     ``update`` overwrites the moment arrays of the state it is given and returns the updates in a
     buffer that the next call overwrites, so neither an old state nor old updates may be kept
-    (``apply_updates`` or ``params += updates`` at once, as a training loop does). Per parameter,
-    with ``t`` the step count::
-
-        m <- b1 m + (1 - b1) g,    v <- b2 v + (1 - b2) g**2,
-        update = -(learning_rate / (1 - b1**t)) m / (sqrt(v / (1 - b2**t)) + eps)
-
-    the maths of ``adam(learning_rate, b1, b2, eps)`` (equal up to float rounding), in about half
-    its passes over memory, which dominate a small network's step. Dtypes are kept. A callable
+    (``apply_updates`` or ``params += updates`` at once, as a training loop does). A callable
     ``learning_rate`` is a schedule: step ``t`` uses ``learning_rate(t - 1)``, as in `adam`.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> params = (np.array([1.0, -2.0]),)
-    >>> grads = (np.array([0.2, -0.4]),)
-    >>> opt, ref = adam_inplace(0.1), adam(0.1)
-    >>> ours, _ = opt.update(grads, opt.init(params), params)
-    >>> theirs, _ = ref.update(grads, ref.init(params), params)
-    >>> np.allclose(ours[0], theirs[0], rtol=1e-12, atol=0), ours[0]
-    (True, array([-0.1,  0.1]))
-    """
-
-    def init(params: Arrays) -> tuple[int, Arrays, Arrays, Arrays]:
-        def zeros() -> Arrays:
-            return tuple(np.zeros_like(p) for p in params)
-
-        return 0, zeros(), zeros(), zeros()
-
-    def update(
-        grads: Arrays, state: tuple[int, Arrays, Arrays, Arrays], params: Arrays | None = None
-    ) -> tuple[Arrays, tuple[int, Arrays, Arrays, Arrays]]:
-        count, mu, nu, out = state
-        lr = learning_rate(count) if callable(learning_rate) else learning_rate
-        count += 1
-        for g, m, v, u in zip(grads, mu, nu, out, strict=True):
-            one = m.dtype.type
-            m *= one(b1)
-            np.multiply(g, one(1 - b1), out=u)
-            m += u
-            v *= one(b2)
-            np.multiply(g, g, out=u)
-            u *= one(1 - b2)
-            v += u
-            np.multiply(v, one(1 / (1 - b2**count)), out=u)
-            np.sqrt(u, out=u)
-            u += one(eps)
-            np.divide(m, u, out=u)
-            u *= one(-lr / (1 - b1**count))
-        return out, (count, mu, nu, out)
-
-    return GradientTransformation(init, update)
-
-
-def adam_inplace_fused(
-    learning_rate: float | Schedule = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
-) -> GradientTransformation:
-    """`adam_inplace` in fewer passes over memory: BLAS ``axpy`` fuses each scale-and-add.
-
-    Same contract as `adam_inplace` (the state's arrays and the returned updates are overwritten
-    by the next call). The bias corrections are folded into two scalars, as PyTorch does: with
+    Dtypes are kept. The bias corrections are folded into two scalars, as PyTorch does: with
     ``c1 = 1 - b1**t``, ``c2 = 1 - b2**t``,
     ``m / c1 / (sqrt(v / c2) + eps) = (sqrt(c2) / c1) m / (sqrt(v) + eps sqrt(c2))``, so::
 
@@ -282,7 +225,7 @@ def adam_inplace_fused(
     >>> import numpy as np
     >>> params = (np.array([1.0, -2.0]),)
     >>> grads = (np.array([0.2, -0.4]),)
-    >>> opt, ref = adam_inplace_fused(0.1), adam(0.1)
+    >>> opt, ref = adam_inplace(0.1), adam(0.1)
     >>> ours, _ = opt.update(grads, opt.init(params), params)
     >>> theirs, _ = ref.update(grads, ref.init(params), params)
     >>> np.allclose(ours[0], theirs[0], rtol=1e-12, atol=0), ours[0]
