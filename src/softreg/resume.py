@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from softreg.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
-__all__ = ["fit_resumable", "train_softmax"]
+__all__ = ["fit_resumable", "save_softmax_checkpoint", "train_softmax"]
 
 
 def fit_resumable(
@@ -117,6 +117,29 @@ def _fit_softmax(
     return train_softmax(model, objective, w0, rng, solver, X.shape, writer, resume_from, callback)
 
 
+def save_softmax_checkpoint(
+    path: str | os.PathLike[str],
+    model: Any,
+    data_shape: tuple[int, int],
+    w: NDArray[Any],
+    optimizer_state: Any,
+    rng: np.random.Generator,
+) -> None:
+    """Checkpoint a `SoftmaxRegression` fit at ``model.n_iter_``: its flat parameters ``w``, the
+    solver's state, the shuffling RNG and ``history_`` (in process and on Dask alike)."""
+    save_checkpoint(
+        path,
+        model,
+        epoch=model.n_iter_,
+        data_shape=data_shape,
+        classes=model.classes_,
+        solver_params=(w,),
+        optimizer_state=optimizer_state,
+        rng=rng,
+        model_state={"history_": model.history_},
+    )
+
+
 def train_softmax(
     model: Any,
     objective: Any,
@@ -151,17 +174,7 @@ def train_softmax(
 
     def save(w: NDArray[Any], opt_state: Any) -> None:
         assert writer.path is not None
-        save_checkpoint(
-            writer.path,
-            model,
-            epoch=model.n_iter_,
-            data_shape=data_shape,
-            classes=model.classes_,
-            solver_params=(w,),
-            optimizer_state=opt_state,
-            rng=rng,
-            model_state={"history_": model.history_},
-        )
+        save_softmax_checkpoint(writer.path, model, data_shape, w, opt_state, rng)
 
     max_iter, tol = int(model.max_iter), model._tol(solver)
     if solver in ("sgd", "adam"):

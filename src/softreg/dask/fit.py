@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from sklearn.utils.class_weight import compute_class_weight
 
 from softreg._validation import as_label_array
-from softreg.checkpoint import load_checkpoint, save_checkpoint
+from softreg.checkpoint import load_checkpoint
 from softreg.dask import _shards
 from softreg.dask.objective import (
     ShardedObjective,
@@ -25,7 +25,7 @@ from softreg.dask.objective import (
 )
 from softreg.optim._result import record, warn_not_converged
 from softreg.optim.transforms import AdamState
-from softreg.resume import _Writer, train_softmax
+from softreg.resume import _Writer, save_softmax_checkpoint, train_softmax
 
 
 def fit_dask(
@@ -310,17 +310,7 @@ def _averaged_epochs(
         converged = converged or bool(stop)
         if writer.due(model.n_iter_, converged or model.n_iter_ == max_iter):
             assert writer.path is not None
-            save_checkpoint(
-                writer.path,
-                model,
-                epoch=model.n_iter_,
-                data_shape=data_shape,
-                classes=model.classes_,
-                solver_params=(w,),
-                optimizer_state=state,
-                rng=rng,
-                model_state={"history_": model.history_},
-            )
+            save_softmax_checkpoint(writer.path, model, data_shape, w, state, rng)
         if converged:
             break
     if tol > 0 and not converged and model.history_:
