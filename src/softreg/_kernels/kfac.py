@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from softreg._kernels.passes import single_threaded_blas
+
 Array = NDArray[Any]
 
 # Rows used for B: the Gram matrix costs rows * (n_features + 1)^2 * 2 flops (5 GFLOP for
@@ -94,7 +96,11 @@ def inverse(
         G = r64[: k * d].reshape(k, d)
         if fit_intercept:
             G = np.hstack([G, r64[k * d :, None]])
-        Z = U @ ((U.T @ G @ V) / denom) @ V.T
+        # One BLAS thread: these products are small (k x m times m x m), and OpenBLAS's
+        # worker threads keep spinning after a multi-threaded call, taking the cores from the
+        # next pass's own threads (measured: Hessian-vector passes 2x slower inside a fit).
+        with single_threaded_blas():
+            Z = U @ ((U.T @ G @ V) / denom) @ V.T
         out = Z[:, :d].ravel()
         if fit_intercept:
             out = np.concatenate([out, Z[:, d]])

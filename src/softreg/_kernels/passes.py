@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from softreg._kernels import compiled
+
 Array = NDArray[Any]
 
 # Rows per block: 512 float32 rows of 784 features are 1.6 MB, inside a 2 MB L2 cache, and
@@ -154,6 +156,7 @@ def loss_grad(
     proba_out: Array | None = None,
     block_rows: int = DEFAULT_BLOCK_ROWS,
     n_workers: int | None = None,
+    use_compiled: bool | None = None,
 ) -> tuple[float, Array | None, Array | None]:
     """Data term ``sum_i weight_i [logsumexp(z_i) - z_{i,y_i}]`` and its gradient, one pass.
 
@@ -173,6 +176,9 @@ def loss_grad(
         False computes the loss only (one product per block instead of two).
     proba_out : ndarray of shape (n_samples, n_classes), default=None
         If given, receives ``softmax(z_i)`` (for Hessian-vector products).
+    use_compiled : bool, default=None
+        Run the numba-compiled pass (:mod:`softreg._kernels.compiled`); None means whenever
+        numba is available and ``X`` is a C-ordered array, False forces the NumPy/BLAS pass.
 
     Returns
     -------
@@ -184,6 +190,19 @@ def loss_grad(
     """
     dtype = np.dtype(dtype)
     n_samples = X.shape[0]
+    if _use_compiled(X, use_compiled):
+        return _loss_grad_compiled(
+            np.asarray(X),
+            y,
+            weight,
+            coef,
+            intercept,
+            scale,
+            dtype,
+            with_grad,
+            proba_out,
+            n_workers or default_workers(),
+        )
     # logits of scale * X: fold the scale into the coefficients (k x d, not n x d).
     n_classes = coef.shape[0]
     coef_t = _padded_columns(coef, scale, dtype)
@@ -237,6 +256,7 @@ def hessp(
     dtype: Any = np.float32,
     block_rows: int = DEFAULT_BLOCK_ROWS,
     n_workers: int | None = None,
+    use_compiled: bool | None = None,
 ) -> tuple[Array, Array | None]:
     """Data-term Hessian times the direction ``(coef_dir, intercept_dir)``, one pass.
 
@@ -246,8 +266,20 @@ def hessp(
 
     Returns ``(out_coef, out_intercept)`` of shapes (n_classes, n_features) and (n_classes,)
     (None without an intercept). The penalty's ``l2 * coef_dir`` is the caller's to add.
+    ``use_compiled`` chooses the pass as in :func:`loss_grad`.
     """
     dtype = np.dtype(dtype)
+    if _use_compiled(X, use_compiled):
+        return _hessp_compiled(
+            np.asarray(X),
+            weight,
+            proba,
+            coef_dir,
+            intercept_dir,
+            scale,
+            dtype,
+            n_workers or default_workers(),
+        )
     n_classes = coef_dir.shape[0]
     dir_t = _padded_columns(coef_dir, scale, dtype)
     vb = None if intercept_dir is None else np.asarray(intercept_dir, dtype=dtype)
@@ -273,3 +305,135 @@ def hessp(
     out_coef = np.ascontiguousarray(np.sum([p[0] for p in parts], axis=0) * dtype.type(scale))
     out_intercept = None if vb is None else np.sum([p[1] for p in parts], axis=0)
     return out_coef.astype(dtype, copy=False), out_intercept
+
+
+# -- the compiled passes ---------------------------------------------------------------------
+
+
+def _use_compiled(X: Any, use_compiled: bool | None) -> bool:
+    if use_compiled is None:
+        return compiled.AVAILABLE and isinstance(X, np.ndarray) and X.flags.c_contiguous
+    if use_compiled and not compiled.AVAILABLE:
+        raise RuntimeError("use_compiled=True needs numba, which is not installed (or disabled)")
+    if use_compiled and not (isinstance(X, np.ndarray) and X.flags.c_contiguous):
+        raise ValueError("use_compiled=True needs X as a C-ordered ndarray")
+    return bool(use_compiled)
+
+
+def _direct_source(X: Array, dtype: np.dtype[Any]) -> tuple[bool, Array]:
+    """``(True, X)`` when ``X`` can be read in place, else ``(False, a 1 x 1 placeholder)``."""
+    if X.dtype == dtype:
+        return True, X
+    return False, np.zeros((1, 1), dtype)
+
+
+def _class_rows(
+    coef: Array, intercept: Array | None, scale: float, dtype: np.dtype[Any]
+) -> tuple[Array, Array]:
+    """``(scale * coef, intercept)`` padded with zero rows to an even class count."""
+    k, d = coef.shape
+    k_pad = k + k % 2
+    Wt = np.zeros((k_pad, d), dtype)
+    Wt[:k] = coef * dtype.type(scale)
+    b = np.zeros(k_pad, dtype)
+    if intercept is not None:
+        b[:k] = intercept
+    return Wt, b
+
+
+def _loss_grad_compiled(
+    X: Array,
+    y: NDArray[np.intp],
+    weight: Array,
+    coef: Array,
+    intercept: Array | None,
+    scale: float,
+    dtype: np.dtype[Any],
+    with_grad: bool,
+    proba_out: Array | None,
+    n_workers: int,
+) -> tuple[float, Array | None, Array | None]:
+    k, d = coef.shape
+    Wt, b = _class_rows(coef, intercept, scale, dtype)
+    y = np.ascontiguousarray(y, dtype=np.intp)
+    weight = np.ascontiguousarray(weight, dtype=dtype)
+    keep = proba_out is not None
+    direct, xsrc = _direct_source(X, dtype)
+    proba = proba_out if proba_out is not None else np.empty((1, k), dtype)
+
+    def work(lo: int, hi: int) -> tuple[float, Array, Array]:
+        G64 = np.zeros(Wt.shape)
+        gb64 = np.zeros(len(b))
+        loss = compiled.loss_grad_rows(
+            X,
+            xsrc,
+            direct,
+            y,
+            weight,
+            Wt,
+            b,
+            k,
+            lo,
+            hi,
+            with_grad,
+            keep,
+            proba,
+            np.empty((compiled.GROUP, d), dtype),
+            np.zeros(Wt.shape, dtype),
+            G64,
+            gb64,
+            compiled.TINY[dtype],
+        )
+        return float(loss), G64, gb64
+
+    parts = _map_chunks(work, X.shape[0], n_workers, compiled.GROUP)
+    loss = float(sum(p[0] for p in parts))
+    if not with_grad:
+        return loss, None, None
+    grad_coef = (np.sum([p[1] for p in parts], axis=0)[:k] * scale).astype(dtype)
+    grad_b = None if intercept is None else np.sum([p[2] for p in parts], axis=0)[:k].astype(dtype)
+    return loss, grad_coef, grad_b
+
+
+def _hessp_compiled(
+    X: Array,
+    weight: Array,
+    proba: Array,
+    coef_dir: Array,
+    intercept_dir: Array | None,
+    scale: float,
+    dtype: np.dtype[Any],
+    n_workers: int,
+) -> tuple[Array, Array | None]:
+    k, d = coef_dir.shape
+    Vt, vb = _class_rows(coef_dir, intercept_dir, scale, dtype)
+    weight = np.ascontiguousarray(weight, dtype=dtype)
+    proba = np.ascontiguousarray(proba, dtype=dtype)
+    direct, xsrc = _direct_source(X, dtype)
+
+    def work(lo: int, hi: int) -> tuple[Array, Array]:
+        G64 = np.zeros(Vt.shape)
+        gb64 = np.zeros(len(vb))
+        compiled.hessp_rows(
+            X,
+            xsrc,
+            direct,
+            weight,
+            proba,
+            Vt,
+            vb,
+            k,
+            lo,
+            hi,
+            np.empty((compiled.GROUP, d), dtype),
+            np.zeros(Vt.shape, dtype),
+            G64,
+            gb64,
+            compiled.TINY[dtype],
+        )
+        return G64, gb64
+
+    parts = _map_chunks(work, X.shape[0], n_workers, compiled.GROUP)
+    out_coef = (np.sum([p[0] for p in parts], axis=0)[:k] * scale).astype(dtype)
+    out_b = None if intercept_dir is None else np.sum([p[1] for p in parts], axis=0)[:k]
+    return out_coef, None if out_b is None else out_b.astype(dtype)

@@ -6,6 +6,7 @@ from typing import Any
 
 from numpy.typing import NDArray
 
+from softreg._kernels import single_threaded_blas
 from softreg.optim._result import Callback, SolverResult
 from softreg.optim.lbfgs import minimize_lbfgs
 from softreg.optim.newton_cg import minimize_newton_cg
@@ -71,4 +72,8 @@ def minimize(
             name=method,
         )
     solver = {"lbfgs": minimize_lbfgs, "newton-cg": minimize_newton_cg, "fista": minimize_fista}
-    return solver[method](objective, w0, tol=tol, max_iter=max_iter, callback=callback)
+    # One BLAS thread for the whole solve: the passes over X run their own threads, and
+    # OpenBLAS's workers keep spinning after any multi-threaded call in between (SciPy's
+    # L-BFGS-B, the preconditioner's small products), taking the cores from the next pass.
+    with single_threaded_blas():
+        return solver[method](objective, w0, tol=tol, max_iter=max_iter, callback=callback)

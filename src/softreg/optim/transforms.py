@@ -33,6 +33,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.linalg.blas import daxpy, saxpy
 
+from softreg._kernels import compiled
+
 Arrays = tuple[NDArray[Any], ...]
 Schedule = Callable[[int], float]
 
@@ -196,6 +198,19 @@ def adam(
     return chain(scale_by_adam(b1, b2, eps), _learning_rate(learning_rate))
 
 
+def _compiled_adam_ok(*arrays: NDArray[Any]) -> bool:
+    """The compiled Adam step takes C-contiguous float32/float64 arrays of one dtype and shape."""
+    first = arrays[0]
+    return (
+        compiled.AVAILABLE
+        and first.dtype in (np.float32, np.float64)
+        and all(
+            a.dtype == first.dtype and a.shape == first.shape and a.flags.c_contiguous
+            for a in arrays
+        )
+    )
+
+
 def adam_inplace(
     learning_rate: float | Schedule = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
 ) -> GradientTransformation:
@@ -261,7 +276,15 @@ def adam_inplace(
         lr = learning_rate(count) if callable(learning_rate) else learning_rate
         count += 1
         root_c2 = math.sqrt(1 - b2**count)
+        step = lr * root_c2 / (1 - b1**count)
         for g, m, v, u in zip(grads, mu, nu, out, strict=True):
+            if _compiled_adam_ok(g, m, v, u):
+                # One compiled pass instead of nine NumPy/BLAS ones (same formula).
+                compiled.adam_step(
+                    g.reshape(-1), m.reshape(-1), v.reshape(-1), u.reshape(-1),
+                    b1, b2, eps * root_c2, step,
+                )  # fmt: skip
+                continue
             one = m.dtype.type
             m *= one(b1)
             axpy(1 - b1, g, m)
@@ -271,7 +294,7 @@ def adam_inplace(
             np.sqrt(v, out=u)
             u += one(eps * root_c2)
             np.divide(m, u, out=u)
-            u *= one(-lr * root_c2 / (1 - b1**count))
+            u *= one(-step)
         return out, (count, mu, nu, out)
 
     return GradientTransformation(init, update)
