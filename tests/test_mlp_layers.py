@@ -109,6 +109,24 @@ def test_softmax_cross_entropy_is_stable_for_huge_logits():
     np.testing.assert_allclose(dlogits, [[0.5, -0.5, 0.0], [1 / 6, 1 / 6, -1 / 3]], atol=1e-15)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_softmax_head_equals_numpy_head(dtype, monkeypatch):
+    from softreg._kernels import compiled
+
+    if not compiled.AVAILABLE:
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(0)
+    logits = (rng.standard_normal((37, 7)) * [[1, 10, 100, 1e3, 1, 1, 1]]).astype(dtype)
+    labels = rng.integers(0, 7, 37)
+    fast = softmax_cross_entropy(logits.copy(), labels)
+    monkeypatch.setattr(compiled, "AVAILABLE", False)
+    slow = softmax_cross_entropy(logits.copy(), labels)
+    tol = 1e-6 if dtype == np.float32 else 1e-13
+    assert fast[1].dtype == dtype
+    assert fast[0] == pytest.approx(slow[0], rel=tol)
+    np.testing.assert_allclose(fast[1], slow[1], rtol=tol, atol=tol / 37)
+
+
 def test_binary_cross_entropy_is_stable_for_huge_logits():
     logits = np.array([[1e4, -1e4], [-50.0, 50.0]])
     targets = np.array([[0.0, 1.0], [1.0, 0.0]])

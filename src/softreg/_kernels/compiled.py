@@ -325,6 +325,30 @@ def _adam_step(
         u[i] = -step * mi / (np.sqrt(vi) + eps)
 
 
+def _softmax_xent(logits: Any, labels: Any, dlogits: Any) -> float:  # pragma: no cover
+    """Summed ``-log_softmax(z_i)[y_i]`` over rows; ``dlogits = softmax(z) - onehot(y)``.
+
+    Per row in float64: ``lse = max + log(sum(exp(z - max)))``, loss ``lse - z_y`` (the
+    log-softmax form, never ``log(softmax)``), gradient ``exp(z - lse) - [k == y]``.
+    """
+    n, k = logits.shape
+    total = 0.0
+    for i in range(n):
+        top = -np.inf
+        for j in range(k):
+            top = max(top, float(logits[i, j]))
+        s = 0.0
+        for j in range(k):
+            s += math.exp(float(logits[i, j]) - top)
+        lse = top + math.log(s)
+        yi = labels[i]
+        total += lse - float(logits[i, yi])
+        for j in range(k):
+            dlogits[i, j] = math.exp(float(logits[i, j]) - lse)
+        dlogits[i, yi] -= 1
+    return total
+
+
 _LOCK = threading.Lock()
 _JIT: dict[str, Any] = {}  # the compiled entry points, filled by _build()
 
@@ -342,11 +366,14 @@ def _build() -> None:
             return
         import numba
 
-        jit = numba.njit(nogil=True, fastmath=_FASTMATH, cache=True)
+        # error_model="numpy": a division by zero gives inf/nan instead of raising, which lets
+        # LLVM vectorise loops with a division (Adam: 2.3x faster per step).
+        jit = numba.njit(nogil=True, fastmath=_FASTMATH, error_model="numpy", cache=True)
         g = globals()
         for name in ("_load_group", "_products", "_accumulate", "_flush"):
             g[name] = jit(g[name])
         _JIT["adam"] = jit(_adam_step)
+        _JIT["softmax_xent"] = jit(_softmax_xent)
         _JIT["hessp"] = jit(_hessp_rows)
         _JIT["loss_grad"] = jit(_loss_grad_rows)
 
@@ -373,3 +400,10 @@ def adam_step(
         _build()
     t = m.dtype.type
     _JIT["adam"](g, m, v, u, t(b1), t(1 - b1), t(b2), t(1 - b2), t(eps), t(step))
+
+
+def softmax_xent(logits: Any, labels: Any, dlogits: Any) -> float:
+    """Compiled :func:`_softmax_xent` (compiling on first use)."""
+    if not _JIT:
+        _build()
+    return float(_JIT["softmax_xent"](logits, labels, dlogits))
