@@ -172,3 +172,53 @@ def test_stochastic_state_resumes():
         obj, a.x, opt, max_iter=1, tol=-np.inf, shuffle=False, state=a.state, warn=False
     )
     np.testing.assert_allclose(b.x, one.x, rtol=1e-12)
+
+
+def test_lbfgs_preconditioner_is_spd_and_meets_the_newest_secant_equation():
+    from softreg.optim.newton_cg import _lbfgs_preconditioner
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((12, 12))
+    H = A @ A.T + 0.1 * np.eye(12)
+    pairs = [(s, H @ s) for s in rng.standard_normal((5, 12))]
+    M = _lbfgs_preconditioner(pairs, None)
+    dense = np.column_stack([M(e) for e in np.eye(12)])
+    np.testing.assert_allclose(dense, dense.T, atol=1e-10)
+    assert np.linalg.eigvalsh(dense).min() > 0
+    s, y = pairs[-1]
+    np.testing.assert_allclose(M(y), s, rtol=1e-10)  # the newest pair is reproduced exactly
+    # With a base preconditioner the recursion starts from it instead of the identity.
+    with_base = _lbfgs_preconditioner(pairs, lambda r: r / 2.0)
+    np.testing.assert_allclose(with_base(y), s, rtol=1e-10)
+
+
+def test_newton_cg_memory_changes_the_path_not_the_minimiser():
+    # Badly scaled features: a hard problem for CG, where carried curvature pays.
+    obj = problem(n=400, d=30, k=5, seed=3, C=10.0)
+    obj.X = obj.X * np.logspace(-2, 1, 30)
+    counts = {}
+    results = {}
+    for memory in (0, 20):
+        calls = {"n": 0}
+        original = obj._hessp
+
+        def counted(proba, v, original=original, calls=calls):
+            calls["n"] += 1
+            return original(proba, v)
+
+        obj._hessp = counted
+        try:
+            results[memory] = minimize_newton(obj, memory)
+        finally:
+            del obj._hessp
+        counts[memory] = calls["n"]
+    np.testing.assert_allclose(results[20].x, results[0].x, rtol=1e-5, atol=1e-6)
+    assert results[20].grad_norm <= 1e-8
+    assert results[0].grad_norm <= 1e-8
+    assert counts[20] < counts[0], counts
+
+
+def minimize_newton(obj, memory):
+    from softreg.optim.newton_cg import minimize_newton_cg
+
+    return minimize_newton_cg(obj, np.zeros(obj.n_params), tol=1e-8, max_iter=200, memory=memory)

@@ -10,8 +10,40 @@ from numpy.typing import NDArray
 from softreg.optim._result import Callback, SolverResult, max_abs, record, warn_not_converged
 
 
+def _lbfgs_preconditioner(pairs: list[tuple[NDArray[Any], NDArray[Any]]], base: Any) -> Any:
+    """``r -> M r``: the L-BFGS inverse built from curvature ``pairs`` on top of ``base``.
+
+    ``pairs`` are ``(s, H s)`` from the previous Newton iteration's conjugate gradients; the
+    Hessian changes little between late iterations, so they carry its hardest directions
+    (Morales and Nocedal, 2000, "Automatic preconditioning by limited memory quasi-Newton
+    updating"). ``base`` (the Kronecker-factored inverse, or None for the identity) is the
+    initial matrix of the two-loop recursion.
+    """
+    rho = [1.0 / float(s @ y) for s, y in pairs]
+
+    def apply(r: NDArray[Any]) -> NDArray[Any]:
+        q = np.array(r, copy=True)
+        alphas = []
+        for (s, y), p in zip(reversed(pairs), reversed(rho), strict=True):
+            a = p * float(s @ q)
+            alphas.append(a)
+            q -= q.dtype.type(a) * y
+        z = q if base is None else np.asarray(base(q), dtype=q.dtype)
+        for (s, y), p, a in zip(pairs, rho, reversed(alphas), strict=True):
+            b = p * float(y @ z)
+            z += z.dtype.type(a - b) * s
+        return z
+
+    return apply
+
+
 def _conjugate_gradient(
-    hessp: Any, grad: NDArray[Any], tol: float, max_iter: int, precond: Any = None
+    hessp: Any,
+    grad: NDArray[Any],
+    tol: float,
+    max_iter: int,
+    precond: Any = None,
+    pairs: list[tuple[NDArray[Any], NDArray[Any]]] | None = None,
 ) -> tuple[NDArray[Any], int]:
     """Approximately solve ``H p = -grad`` by (preconditioned) CG, until ``||r||_2 <= tol``.
 
@@ -30,6 +62,8 @@ def _conjugate_gradient(
         curvature = float(d @ hd)
         if not curvature > 0:  # non-positive (round-off) or NaN: stop with what we have
             return (d if i == 0 else p), i
+        if pairs is not None:
+            pairs.append((d.copy(), hd))
         alpha = rz / curvature
         p += dtype.type(alpha) * d
         r -= dtype.type(alpha) * hd
@@ -51,8 +85,11 @@ def minimize_newton_cg(
     max_iter: int = 100,
     callback: Callback | None = None,
     max_cg_iter: int = 200,
+    memory: int = 20,
 ) -> SolverResult:
     """Truncated Newton: inner CG on ``objective.loss_grad_hessp``, Armijo backtracking outside.
+
+    ``memory`` is the number of curvature pairs carried from one CG solve to the next.
 
     Each outer iteration solves ``H p = -g`` to the relative accuracy
     ``eta = min(0.5, max(0.1, sqrt(||g||_2)))`` (Eisenstat-Walker forcing, floored), then
@@ -60,7 +97,11 @@ def minimize_newton_cg(
     holds. When the Hessian operator has a ``preconditioner()`` method
     (:class:`softreg.objective.HessianOperator` does: a Kronecker-factored inverse), CG is
     preconditioned by it; on full Fashion-MNIST (C=1) that took the Hessian-vector products
-    from 523 to 271, the final step included. Stops when ``max|g| <= tol``, after one last
+    from 523 to 271, the final step included. From the second iteration on, the last ``memory``
+    curvature pairs ``(d, H d)`` of the previous CG are added on top as an L-BFGS inverse
+    (:func:`_lbfgs_preconditioner`; ``memory=0`` turns it off): there that cut the products
+    again from 258 to 141 and the outer iterations from 12 to 10 (memory 5, 10, 40 and 60 gave
+    151, 155, 142 and 142). Stops when ``max|g| <= tol``, after one last
     Newton step from that point (``eta = 0.2``): at a point with ``max|g| ~ tol`` the gap to the
     optimum, of order ``g^T H^{-1} g / 2``, was still up to 9e-4 there (above scikit-learn's
     newton-cg result); that step cuts it by an order of magnitude. All arithmetic is in
@@ -74,6 +115,7 @@ def minimize_newton_cg(
     message = ""
     n_iter = 0
     polish, converged = False, max_abs(g) == 0
+    pairs: list[tuple[NDArray[Any], NDArray[Any]]] = []
     while not converged and n_iter < max_iter:
         n_iter += 1
         gnorm2 = float(np.linalg.norm(g))
@@ -83,9 +125,11 @@ def minimize_newton_cg(
         # they save); 0.2 for the final polishing step.
         eta = 0.2 if polish else min(0.5, max(0.1, np.sqrt(gnorm2)))
         precond = getattr(hessp, "preconditioner", None)
-        p, _ = _conjugate_gradient(
-            hessp, g, eta * gnorm2, max_cg_iter, None if precond is None else precond()
-        )
+        base = None if precond is None else precond()
+        if memory and pairs:
+            base = _lbfgs_preconditioner(pairs[-memory:], base)
+        pairs = []
+        p, _ = _conjugate_gradient(hessp, g, eta * gnorm2, max_cg_iter, base, pairs)
         slope = float(g @ p)
         if slope >= 0:  # not a descent direction (round-off): fall back to steepest descent
             p, slope = -g, -(gnorm2**2)
