@@ -201,7 +201,7 @@ def loss_grad(
             dtype,
             with_grad,
             proba_out,
-            n_workers or default_workers(),
+            _compiled_workers(X, n_workers),
         )
     # logits of scale * X: fold the scale into the coefficients (k x d, not n x d).
     n_classes = coef.shape[0]
@@ -278,7 +278,7 @@ def hessp(
             intercept_dir,
             scale,
             dtype,
-            n_workers or default_workers(),
+            _compiled_workers(X, n_workers),
         )
     n_classes = coef_dir.shape[0]
     dir_t = _padded_columns(coef_dir, scale, dtype)
@@ -318,6 +318,18 @@ def _use_compiled(X: Any, use_compiled: bool | None) -> bool:
     if use_compiled and not (isinstance(X, np.ndarray) and X.flags.c_contiguous):
         raise ValueError("use_compiled=True needs X as a C-ordered ndarray")
     return bool(use_compiled)
+
+
+# Fewest rows worth a thread of their own in a compiled pass. Measured (784 float32 features,
+# 10 classes): 256 rows took 189 us on one thread and 263 us on two; 1024 rows 717 and 620 us.
+MIN_ROWS_PER_WORKER = 512
+
+
+def _compiled_workers(X: Array, n_workers: int | None) -> int:
+    """``n_workers`` if given, else the CPUs, but no more than one per 512 rows."""
+    if n_workers:
+        return n_workers
+    return max(1, min(default_workers(), X.shape[0] // MIN_ROWS_PER_WORKER))
 
 
 def _direct_source(X: Array, dtype: np.dtype[Any]) -> tuple[bool, Array]:
