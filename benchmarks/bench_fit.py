@@ -111,11 +111,30 @@ def median_times(funcs: list[Any], repeats: int) -> list[float]:
     return [float(np.median(t)) for t in times]
 
 
+def block_median_times(funcs: list[Any], repeats: int, rounds: int = 3) -> list[float]:
+    """Median times of each function, run in blocks of ``repeats`` calls after one warm-up call.
+
+    The blocks alternate ``rounds`` times (so drifts in machine speed hit everyone). Blocks, not
+    single interleaved calls: after a multi-threaded GEMM OpenBLAS's idle threads spin for tens
+    of milliseconds and slow whatever runs next (measured: the next two softreg passes took
+    1.5x their time), which would charge the floor's threads to softreg.
+    """
+    times: list[list[float]] = [[] for _ in funcs]
+    for _ in range(rounds):
+        for i, f in enumerate(funcs):
+            f()  # warm-up, not timed
+            for _ in range(repeats):
+                start = time.perf_counter()
+                f()
+                times[i].append(time.perf_counter() - start)
+    return [float(np.median(t)) for t in times]
+
+
 def per_evaluation(X: np.ndarray, y: np.ndarray, C: float, repeats: int = 9) -> float:
     """softreg's loss+gradient against a float32 GEMM of the same FLOP count; returns the ratio.
 
     The floor is the faster of the GEMM with BLAS's default threads and with one thread (on a
-    loaded machine one thread can win).
+    loaded machine one thread can win). See :func:`block_median_times` for the timing.
     """
     from softreg._kernels import single_threaded_blas
     from softreg.objective import SoftmaxObjective
@@ -132,7 +151,7 @@ def per_evaluation(X: np.ndarray, y: np.ndarray, C: float, repeats: int = 9) -> 
         with single_threaded_blas():
             A @ A
 
-    t_eval, t_gemm, t_gemm1 = median_times(
+    t_eval, t_gemm, t_gemm1 = block_median_times(
         [lambda: obj.loss_grad(w), lambda: A @ A, gemm_one_thread], repeats
     )
     floor = min(t_gemm, t_gemm1)
