@@ -122,7 +122,9 @@ def test_preconditioned_newton_reaches_lbfgs_minimiser_with_fewer_hvps():
         res = minimize_newton_cg(counting, w0, tol=1e-7, max_iter=100)
         assert res.converged
         assert res.grad_norm <= 1e-7
-        assert res.fun == pytest.approx(ref.fun, rel=1e-10)
+        # max|g| <= 1e-7 leaves a gap of order g^T H^-1 g / 2 to the optimum: ~1e-9 relative
+        # here (the smallest curvature is 1 / (C n) ~ 6e-5), so that is the scale to compare.
+        assert res.fun == pytest.approx(ref.fun, rel=1e-8)
         coef, _ = obj.unravel(res.x)
         ref_coef, _ = obj.unravel(ref.x)
         np.testing.assert_allclose(coef, ref_coef, atol=1e-4 * np.abs(ref_coef).max())

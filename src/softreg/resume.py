@@ -213,20 +213,36 @@ def train_softmax(
     on_iteration = model._make_callback(objective, callback, offset=epoch)
     remaining = max_iter - epoch
 
+    # newton-cg carries curvature pairs from one iteration to the next: they are saved with
+    # each checkpoint (as a list of (d, Hd) pairs) so that a resumed fit repeats the
+    # uninterrupted one bit for bit. The solver updates this list in place.
+    solver_state: list[Any] | None = None
+    if solver == "newton-cg":
+        solver_state = [tuple(pair) for pair in state] if isinstance(state, list) else []
+
+    def saved_state() -> Any:
+        return None if solver_state is None else [tuple(pair) for pair in solver_state]
+
     def on_checkpointed_iteration(w: NDArray[Any], row: dict[str, Any]) -> bool:
         stop = bool(on_iteration(w, row))
         if writer.due(model.n_iter_, stop or model.n_iter_ == max_iter):
-            save(w, None)
+            save(w, saved_state())
         return stop
 
     if remaining > 0:
         result = minimize(
-            objective, w0, solver, tol=tol, max_iter=remaining, callback=on_checkpointed_iteration
+            objective,
+            w0,
+            solver,
+            tol=tol,
+            max_iter=remaining,
+            callback=on_checkpointed_iteration,
+            state=solver_state,
         )
         model._store(result.x, objective)
         model.n_iter_ = epoch + int(result.n_iter)
         if writer.path is not None and result.n_iter == 0:
-            save(result.x, None)
+            save(result.x, saved_state())
     model._optimizer_state = None
     return model
 

@@ -37,7 +37,8 @@ class SolverResult:
     message : str
         Why the solver stopped early, if it did.
     state : object
-        Optimiser state to resume from (stochastic solvers; None otherwise).
+        Optimiser state to resume from: stochastic solvers' moments, newton-cg's curvature
+        pairs; None for the others.
     """
 
     x: NDArray[Any]
