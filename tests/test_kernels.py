@@ -174,6 +174,15 @@ def test_kfac_inverse_keeps_float32():
     out = apply(np.ones(15, np.float32))
     assert out.dtype == np.float32
     assert np.all(np.isfinite(out))
+    # float32 products, same operator: agrees with the float64 one to float32 precision.
+    lam = 1e-3
+    r = np.random.default_rng(1).standard_normal(15)
+    apply32 = inverse(basis, proba, weight, lam, n_features=4, fit_intercept=True, dtype=np.float32)
+    apply64 = inverse(basis, proba, weight, lam, n_features=4, fit_intercept=True, dtype=np.float64)
+    ref = apply64(r)
+    np.testing.assert_allclose(
+        apply32(r.astype(np.float32)), ref, rtol=1e-4, atol=1e-5 * abs(ref).max()
+    )
 
 
 @given(st.integers(1, 5000), st.integers(1, 9), st.integers(1, 700))

@@ -88,19 +88,23 @@ def inverse(
     b, V = basis
     a = np.maximum(a, 0.0)
     damping = l2_strength + 1e-8 * max(float(a.max()) * float(b.max()), 1e-300)
-    denom = np.outer(a, b) + damping
     k, d = P.shape[1], n_features
+    # The products run in the objective's dtype: float32 halves their time, and rounding at
+    # float32 precision is harmless in a preconditioner (the factors are computed in float64).
+    work = np.dtype(np.float32) if np.dtype(dtype) == np.float32 else np.dtype(np.float64)
+    inv_denom = (1.0 / (np.outer(a, b) + damping)).astype(work)
+    U, V = U.astype(work), V.astype(work)
 
     def apply(r: Array) -> Array:
-        r64 = np.asarray(r, dtype=np.float64)
-        G = r64[: k * d].reshape(k, d)
+        rw = np.asarray(r, dtype=work)
+        G = rw[: k * d].reshape(k, d)
         if fit_intercept:
-            G = np.hstack([G, r64[k * d :, None]])
+            G = np.hstack([G, rw[k * d :, None]])
         # One BLAS thread: these products are small (k x m times m x m), and OpenBLAS's
         # worker threads keep spinning after a multi-threaded call, taking the cores from the
         # next pass's own threads (measured: Hessian-vector passes 2x slower inside a fit).
         with single_threaded_blas():
-            Z = U @ ((U.T @ G @ V) / denom) @ V.T
+            Z = U @ ((U.T @ G @ V) * inv_denom) @ V.T
         out = Z[:, :d].ravel()
         if fit_intercept:
             out = np.concatenate([out, Z[:, d]])
