@@ -173,3 +173,19 @@ def test_compiled_equals_numpy_pass(n, d, k, seed, dtype, workers):
     np.testing.assert_allclose(ha[0], hb[0], **TOL[dtype])
     assert ha[1] is None
     assert hb[1] is None
+
+
+def test_compiled_pass_refuses_what_would_index_out_of_bounds():
+    # The compiled loops do not check bounds, so the wrappers do.
+    X, y, weight, coef, intercept = problem(16, 4, 3, seed=0, x_dtype=np.float64)
+    kw = dict(dtype=np.float64, use_compiled=True)
+    with pytest.raises(ValueError, match=r"class indices in 0..2 \(n_classes=3\), got labels"):
+        loss_grad(X, np.where(y == 0, 3, y), weight, coef, intercept, **kw)
+    with pytest.raises(ValueError, match="class indices"):
+        loss_grad(X, y - 1, weight, coef, intercept, **kw)
+    with pytest.raises(ValueError, match="16 labels"):
+        loss_grad(X, y[:-1], weight, coef, intercept, **kw)
+    with pytest.raises(ValueError, match="proba_out"):
+        loss_grad(X, y, weight, coef, intercept, proba_out=np.empty((15, 3)), **kw)
+    with pytest.raises(ValueError, match="proba must have shape"):
+        hessp(X, weight, np.empty((16, 2)), coef, intercept, **kw)

@@ -127,6 +127,14 @@ def test_compiled_softmax_head_equals_numpy_head(dtype, monkeypatch):
     np.testing.assert_allclose(fast[1], slow[1], rtol=tol, atol=tol / 37)
 
 
+def test_softmax_head_refuses_labels_out_of_range():
+    logits = np.zeros((3, 4))
+    with pytest.raises((ValueError, IndexError)):
+        softmax_cross_entropy(logits, np.array([0, 4, 1]))
+    with pytest.raises((ValueError, IndexError)):
+        softmax_cross_entropy(logits, np.array([0, -9, 1]))
+
+
 def test_binary_cross_entropy_is_stable_for_huge_logits():
     logits = np.array([[1e4, -1e4], [-50.0, 50.0]])
     targets = np.array([[0.0, 1.0], [1.0, 0.0]])

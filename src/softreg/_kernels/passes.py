@@ -368,8 +368,23 @@ def _loss_grad_compiled(
     k, d = coef.shape
     Wt, b = _class_rows(coef, intercept, scale, dtype)
     y = np.ascontiguousarray(y, dtype=np.intp)
+    # The compiled loop does not check bounds: a label outside 0..k-1 must not reach it.
+    if len(y) != X.shape[0]:
+        raise ValueError(f"y must have {X.shape[0]} labels (one per row of X), got {len(y)}")
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= k):
+        raise ValueError(
+            f"y must hold class indices in 0..{k - 1} (n_classes={k}), got labels from "
+            f"{int(y.min())} to {int(y.max())}"
+        )
     weight = np.ascontiguousarray(weight, dtype=dtype)
     keep = proba_out is not None
+    if weight.shape != (X.shape[0],) or (
+        proba_out is not None and proba_out.shape != (X.shape[0], k)
+    ):
+        raise ValueError(
+            f"weight must have shape {(X.shape[0],)} and proba_out {(X.shape[0], k)}, got "
+            f"{weight.shape} and {None if proba_out is None else proba_out.shape}"
+        )
     direct, xsrc = _direct_source(X, dtype)
     proba = proba_out if proba_out is not None else np.empty((1, k), dtype)
 
@@ -421,6 +436,12 @@ def _hessp_compiled(
     Vt, vb = _class_rows(coef_dir, intercept_dir, scale, dtype)
     weight = np.ascontiguousarray(weight, dtype=dtype)
     proba = np.ascontiguousarray(proba, dtype=dtype)
+    # The compiled loop does not check bounds: the shapes must agree before it runs.
+    if proba.shape != (X.shape[0], k) or weight.shape != (X.shape[0],):
+        raise ValueError(
+            f"proba must have shape {(X.shape[0], k)} and weight {(X.shape[0],)}, got "
+            f"{proba.shape} and {weight.shape}"
+        )
     direct, xsrc = _direct_source(X, dtype)
 
     def work(lo: int, hi: int) -> tuple[Array, Array]:

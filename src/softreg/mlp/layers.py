@@ -167,10 +167,15 @@ def softmax_cross_entropy(logits: Array, labels: NDArray[np.integer]) -> tuple[f
     if compiled.AVAILABLE and logits.dtype in (np.float32, np.float64) and n:
         # One compiled loop: 35 us instead of 106 us for a 128 x 10 batch (NumPy's per-call
         # overhead dominates at that size); same formula, each row computed in float64.
+        labels = np.ascontiguousarray(labels, dtype=np.intp)
+        # The compiled loop does not check bounds; NumPy's indexing below would raise.
+        if labels.shape != (n,) or int(labels.min()) < 0 or int(labels.max()) >= logits.shape[1]:
+            raise ValueError(
+                f"labels must be {n} class indices in 0..{logits.shape[1] - 1}, got shape "
+                f"{labels.shape} with values {int(labels.min())}..{int(labels.max())}"
+            )
         dlogits = np.empty_like(logits, order="C")
-        loss = compiled.softmax_xent(
-            np.ascontiguousarray(logits), np.ascontiguousarray(labels, dtype=np.intp), dlogits
-        )
+        loss = compiled.softmax_xent(np.ascontiguousarray(logits), labels, dlogits)
         dlogits *= dlogits.dtype.type(1.0 / n)
         return loss / n, dlogits
     rows = np.arange(n)
