@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,7 @@ def _conjugate_gradient(
     rtol: float,
     max_iter: int,
     precond: Any = None,
-    pairs: list[tuple[NDArray[Any], NDArray[Any]]] | None = None,
+    pairs: deque[tuple[NDArray[Any], NDArray[Any]]] | None = None,
 ) -> tuple[NDArray[Any], int]:
     """Approximately minimise ``q(p) = g.p + p.H p / 2`` by (preconditioned) CG.
 
@@ -53,10 +54,10 @@ def _conjugate_gradient(
     model decrease) rather than the residual norm, which on the Hessians here stays large in
     directions that hardly change ``f``. ``q_i = (g.p_i - p_i.r_i) / 2`` costs two dot products.
 
-    ``precond(r)`` applies an approximation of ``H^{-1}`` (identity when None). Each ``(d, H d)``
-    is appended to ``pairs`` when given. On non-positive curvature it returns the iterate so
-    far (the preconditioned steepest descent direction on the first iteration), which is still
-    a descent direction.
+    ``precond(r)`` applies an approximation of ``H^{-1}`` (identity when None). Each
+    ``(d, H d)`` is appended to ``pairs`` when given (a bounded deque keeps only the newest).
+    On non-positive curvature it returns the iterate so far (the preconditioned steepest
+    descent direction on the first iteration), which is still a descent direction.
     """
     dtype = grad.dtype
     p = np.zeros_like(grad)
@@ -138,7 +139,10 @@ def minimize_newton_cg(
     message = ""
     n_iter = 0
     polish, converged = False, max_abs(g) == 0
-    pairs: list[tuple[NDArray[Any], NDArray[Any]]] = [] if state is None else list(state)
+    # The curvature pairs the next CG is preconditioned with (see `state` above).
+    pairs: list[tuple[NDArray[Any], NDArray[Any]]] = [] if state is None else list(state)[-memory:]
+    if not memory:
+        pairs = []
     while not converged and n_iter < max_iter:
         n_iter += 1
         gnorm2 = float(np.linalg.norm(g))
@@ -149,10 +153,13 @@ def minimize_newton_cg(
         eta = 0.2 if polish else min(0.5, max(0.1, np.sqrt(gnorm2)))
         precond = getattr(hessp, "preconditioner", None)
         base = None if precond is None else precond()
-        if memory and pairs:
-            base = _lbfgs_preconditioner(pairs[-memory:], base)
-        pairs = []
-        p, _ = _conjugate_gradient(hessp, g, eta, max_cg_iter, base, pairs)
+        if pairs:
+            base = _lbfgs_preconditioner(pairs, base)
+        # Only the newest `memory` pairs are kept while CG runs (each is 2 parameter vectors).
+        fresh: deque[tuple[NDArray[Any], NDArray[Any]]] | None = (
+            deque(maxlen=memory) if memory else None
+        )
+        p, _ = _conjugate_gradient(hessp, g, eta, max_cg_iter, base, fresh)
         slope = float(g @ p)
         if slope >= 0:  # not a descent direction (round-off): fall back to steepest descent
             p, slope = -g, -(gnorm2**2)
@@ -178,7 +185,7 @@ def minimize_newton_cg(
         f, g, hessp = f_new, g_new, hessp_new
         row = record(n_iter, f, max_abs(g))
         history.append(row)
-        pairs = pairs[-memory:] if memory else []
+        pairs = [] if fresh is None else list(fresh)
         if state is not None:
             state[:] = pairs
         converged = polish or row["grad_norm"] == 0
