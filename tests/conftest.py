@@ -40,3 +40,17 @@ def _private_cache(
 ) -> None:
     """No test writes into the real ~/.cache/softreg (loaders cache decoded .npy files there)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
+@pytest.fixture(params=["numpy", "compiled"])
+def numpy_and_compiled(request, monkeypatch):
+    """Run a test twice: on the NumPy/BLAS code and on the numba-compiled code (if installed).
+
+    Use as ``pytestmark = pytest.mark.usefixtures("numpy_and_compiled")``.
+    """
+    from softreg._kernels import compiled
+
+    if request.param == "compiled" and not compiled.AVAILABLE:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(compiled, "AVAILABLE", request.param == "compiled")
+    return request.param

@@ -8,17 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.special import logsumexp, softmax
 
-from softreg._kernels import compiled, feature_basis, hessp, inverse, loss_grad
+from softreg._kernels import feature_basis, hessp, inverse, loss_grad
 from softreg._kernels.passes import _chunks
 
-
-@pytest.fixture(autouse=True, params=["numpy", "compiled"])
-def kernel_path(request, monkeypatch):
-    """Run every test here on both passes: NumPy/BLAS and numba-compiled (when installed)."""
-    if request.param == "compiled" and not compiled.AVAILABLE:
-        pytest.skip("numba is not installed")
-    monkeypatch.setattr(compiled, "AVAILABLE", request.param == "compiled")
-    return request.param
+# Every test here runs on both paths: NumPy/BLAS and numba-compiled (conftest.py).
+pytestmark = pytest.mark.usefixtures("numpy_and_compiled")
 
 
 def make(n=50, d=6, k=4, seed=0, dtype=np.float64):

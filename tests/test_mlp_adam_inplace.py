@@ -6,16 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from softreg._kernels import compiled
 from softreg.optim.transforms import adam, adam_inplace
 
-
-@pytest.fixture(autouse=True, params=["numpy", "compiled"])
-def adam_path(request, monkeypatch):
-    """Every test on both steps: NumPy/BLAS and the numba-compiled one (when installed)."""
-    if request.param == "compiled" and not compiled.AVAILABLE:
-        pytest.skip("numba is not installed")
-    monkeypatch.setattr(compiled, "AVAILABLE", request.param == "compiled")
+# Every test here runs on both paths: NumPy/BLAS and numba-compiled (conftest.py).
+pytestmark = pytest.mark.usefixtures("numpy_and_compiled")
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
