@@ -17,6 +17,11 @@ reading ``X``, not by arithmetic. Each block of rows is read from memory once an
 BLAS and in ufunc loops); OpenBLAS's own threads split a 10-column product badly and spin
 against each other, measured several times slower on this 2-core machine for small blocks.
 Each pass holds :func:`single_threaded_blas` while it runs (about 50 microseconds to enter).
+
+Two implementations of each pass: when numba is installed and ``X`` is a C-ordered array, the
+loops of :mod:`softreg._kernels.compiled` run (about half the time here), on the same row
+chunks and threads; otherwise, or with ``use_compiled=False``, the NumPy/BLAS blocks below.
+Both are tested against each other and against a float64 reference.
 """
 
 from __future__ import annotations
