@@ -26,8 +26,13 @@ run: $(VENV)/.run-stamp
 
 # The whole test suite, after the linters (ruff, mypy) configured in pyproject.toml. One BLAS
 # thread: on 2 cores OpenBLAS's threads otherwise fight pytest's work and the suite runs 5x slower.
+# Then the estimator and solver tests again without numba: the NumPy fallback must work alone
+# (the kernel tests already run both implementations side by side).
 test: lint
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest
+	SOFTREG_DISABLE_NUMBA=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q \
+		tests/test_objective.py tests/test_optim.py tests/test_softmax_regression.py \
+		tests/test_mlp_classifier.py tests/test_performance_paths.py
 
 lint: $(VENV)/.dev-stamp
 	$(VENV)/bin/ruff check src tests benchmarks examples
