@@ -165,6 +165,36 @@ def _flush(G: Any, G64: Any, gb: Any, gb64: Any) -> None:  # pragma: no cover - 
         gb[k] = 0
 
 
+def _group(X: Any, xsrc: Any, direct: bool, i0: int, m: int, xb: Any) -> Any:  # pragma: no cover
+    """Rows ``i0 .. i0+m-1`` as a (GROUP, n_features) array in the arithmetic dtype.
+
+    With ``direct`` a full group is a view of ``xsrc`` (``X`` itself, no copy); otherwise the
+    rows are converted into ``xb`` (zero-padded to GROUP rows).
+    """
+    if direct and m == GROUP:
+        return xsrc[i0 : i0 + GROUP]
+    _load_group(X, i0, m, xb)
+    return xb
+
+
+def _add_group(
+    xv: Any, c: Any, m: int, G: Any, G64: Any, gb: Any, gb64: Any, groups: int
+) -> int:  # pragma: no cover - compiled
+    """``G += c^T xv`` for one group (rows past ``m`` count as zero); flush when due.
+
+    Returns the updated count of groups held in the float32 partial sums.
+    """
+    for r in range(m, GROUP):
+        for k in range(c.shape[1]):
+            c[r, k] = 0
+    _accumulate(xv, c, G)
+    groups += 1
+    if groups == _FLUSH_GROUPS:
+        _flush(G, G64, gb, gb64)
+        groups = 0
+    return groups
+
+
 def _loss_grad_rows(
     X: Any,
     xsrc: Any,
@@ -205,11 +235,7 @@ def _loss_grad_rows(
     groups = 0
     for i0 in range(lo, hi, GROUP):
         m = min(GROUP, hi - i0)
-        if direct and m == GROUP:
-            xv = xsrc[i0 : i0 + GROUP]  # X already in the arithmetic dtype: no copy
-        else:
-            _load_group(X, i0, m, xb)
-            xv = xb
+        xv = _group(X, xsrc, direct, i0, m, xb)
         _products(xv, Wt, z, zero)
         for r in range(m):
             i = i0 + r
@@ -238,16 +264,8 @@ def _loss_grad_rows(
                         g = 0.0
                     c[r, k] = g
                     gb[k] += g
-        if not with_grad:
-            continue
-        for r in range(m, GROUP):
-            for k in range(kp):
-                c[r, k] = 0
-        _accumulate(xv, c, G)
-        groups += 1
-        if groups == _FLUSH_GROUPS:
-            _flush(G, G64, gb, gb64)
-            groups = 0
+        if with_grad:
+            groups = _add_group(xv, c, m, G, G64, gb, gb64, groups)
     if with_grad:
         _flush(G, G64, gb, gb64)
     return total
@@ -283,11 +301,7 @@ def _hessp_rows(
     groups = 0
     for i0 in range(lo, hi, GROUP):
         m = min(GROUP, hi - i0)
-        if direct and m == GROUP:
-            xv = xsrc[i0 : i0 + GROUP]  # X already in the arithmetic dtype: no copy
-        else:
-            _load_group(X, i0, m, xb)
-            xv = xb
+        xv = _group(X, xsrc, direct, i0, m, xb)
         _products(xv, Vt, z, zero)
         for r in range(m):
             i = i0 + r
@@ -301,14 +315,7 @@ def _hessp_rows(
                     h = 0.0
                 c[r, k] = h
                 gb[k] += h
-        for r in range(m, GROUP):
-            for k in range(kp):
-                c[r, k] = 0
-        _accumulate(xv, c, G)
-        groups += 1
-        if groups == _FLUSH_GROUPS:
-            _flush(G, G64, gb, gb64)
-            groups = 0
+        groups = _add_group(xv, c, m, G, G64, gb, gb64, groups)
     _flush(G, G64, gb, gb64)
 
 
@@ -375,7 +382,7 @@ def _build() -> None:
         # LLVM vectorise loops with a division (Adam: 2.3x faster per step).
         jit = numba.njit(nogil=True, fastmath=_FASTMATH, error_model="numpy", cache=True)
         g = globals()
-        for name in ("_load_group", "_products", "_accumulate", "_flush"):
+        for name in ("_load_group", "_products", "_accumulate", "_flush", "_group", "_add_group"):
             g[name] = jit(g[name])
         _JIT["adam"] = jit(_adam_step)
         _JIT["softmax_xent"] = jit(_softmax_xent)
