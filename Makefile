@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 RUN_DIR ?= runs/fashion-mnist
 
-.PHONY: run test lint bench bench-quick bench-all clean
+.PHONY: run test lint bench bench-quick bench-all profile clean
 
 # A virtual environment with softreg (editable) and the extras each target needs.
 $(VENV)/.run-stamp: pyproject.toml
@@ -47,8 +47,12 @@ bench: $(VENV)/.dev-stamp
 bench-quick: $(VENV)/.dev-stamp
 	$(PY) benchmarks/bench_fit.py --quick
 
+# Where one pass over X spends its time (phases on one thread, from memory and from cache).
+profile: $(VENV)/.dev-stamp
+	$(PY) benchmarks/profile_pass.py
+
 # Every benchmark, each against its rival in the same process.
-bench-all: bench
+bench-all: bench profile
 	$(PY) benchmarks/bench_sgd.py
 	$(PY) benchmarks/bench_functional.py
 	$(PY) benchmarks/accuracy_functional.py
