@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +32,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_fit import block_median_times, load_fashion_mnist
-
-
-def _median_time(f: Any, repeats: int) -> float:
-    f()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,8 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     with single_threaded_blas():
         for name, phase in phases.items():
-            t_mem = _median_time(lambda p=phase: p(X), args.repeats)
-            t_cache = _median_time(in_cache(phase), args.repeats)
+            t_mem, t_cache = (
+                block_median_times([f], args.repeats, rounds=1)[0]
+                for f in (lambda p=phase: p(X), in_cache(phase))
+            )
             print(f"{name:<12} {t_mem * 1e3:10.1f} {t_cache * 1e3:12.1f}", flush=True)
 
     workers = passes._compiled_workers(X, None)
