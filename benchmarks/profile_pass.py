@@ -34,22 +34,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_fit import block_median_times, load_fashion_mnist
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--cache-rows", type=int, default=512)
-    args = parser.parse_args(argv)
+def profile(X: np.ndarray, y: np.ndarray, repeats: int = 5, cache_rows: int = 512) -> dict:
+    """Time the phases of a pass (see the module docstring); returns the times in seconds.
 
+    ``{"phases": {name: (from memory, from L2 cache)}, "workers": int, "read": s,
+    "loss+grad": s, "hvp": s, "floor": s}``; the last four with all worker threads.
+    """
     import numba
 
     from softreg._kernels import compiled, passes, single_threaded_blas
 
-    if not compiled.AVAILABLE:
-        print("numba is not installed (or SOFTREG_DISABLE_NUMBA is set): nothing to profile")
-        return 1
     compiled._build()
-    Xu, y = load_fashion_mnist("train")
-    X = (Xu / np.float32(255)).astype(np.float32)
     n, d = X.shape
     k = int(y.max()) + 1
     f32 = np.dtype(np.float32)
@@ -102,24 +97,19 @@ def main(argv: list[str] | None = None) -> int:
         "loss+grad": lambda Xs: loss_grad(Xs, True),
         "hvp": hvp,
     }
-    X_cache = np.ascontiguousarray(X[: args.cache_rows])
-    laps = n // args.cache_rows
+    X_cache = np.ascontiguousarray(X[:cache_rows])
+    laps = n // cache_rows
 
     def in_cache(phase: Any) -> Any:
         return lambda: [phase(X_cache) for _ in range(laps)]
 
-    print(
-        f"Fashion-MNIST {n}x{d} float32, {k} classes; one thread; median of {args.repeats}\n"
-        f"{'phase':<12} {'memory ms':>10} {'L2 cache ms':>12}"
-    )
+    out: dict[str, Any] = {"phases": {}}
     with single_threaded_blas():
         for name, phase in phases.items():
-            t_mem, t_cache = (
-                block_median_times([f], args.repeats, rounds=1)[0]
+            out["phases"][name] = tuple(
+                block_median_times([f], repeats, rounds=1)[0]
                 for f in (lambda p=phase: p(X), in_cache(phase))
             )
-            print(f"{name:<12} {t_mem * 1e3:10.1f} {t_cache * 1e3:12.1f}", flush=True)
-
     workers = passes._compiled_workers(X, None)
     chunks = passes._chunks(n, workers, compiled.GROUP)
     flops = 2 * 2 * n * d * k
@@ -136,22 +126,51 @@ def main(argv: list[str] | None = None) -> int:
     # The floor as bench_fit measures it: the faster of BLAS's default threads and one thread.
     t_read, t_lg, t_hvp, t_gemm, t_gemm1 = block_median_times(
         [
-            lambda: list(passes._pool().map(lambda c: read(X, *c), chunks)),
-            lambda: passes.loss_grad(X, y, weight, coef, np.zeros(k, np.float32)),
-            lambda: passes.hessp(X, weight, proba, coef, np.zeros(k, np.float32)),
+            single_threaded(lambda: list(passes._pool().map(lambda c: read(X, *c), chunks))),
+            single_threaded(lambda: passes.loss_grad(X, y, weight, coef, np.zeros(k, np.float32))),
+            single_threaded(lambda: passes.hessp(X, weight, proba, coef, np.zeros(k, np.float32))),
             lambda: A @ A,
             single_threaded(lambda: A @ A),
         ],
-        args.repeats,
+        repeats,
     )
-    t_gemm = min(t_gemm, t_gemm1)
-    print(f"\nall {workers} worker thread(s), as in a fit:")
+    out.update(workers=workers, read=t_read, hvp=t_hvp, floor=min(t_gemm, t_gemm1), gemm_size=m)
+    out["loss+grad"] = t_lg
+    return out
+
+
+def print_profile(result: dict, X: np.ndarray, repeats: int) -> None:
+    """The table of :func:`profile`'s result."""
+    print(
+        f"pass profile, {X.shape[0]}x{X.shape[1]} float32; one thread, median of {repeats}\n"
+        f"  {'phase':<12} {'memory ms':>10} {'L2 cache ms':>12}"
+    )
+    for name, (t_mem, t_cache) in result["phases"].items():
+        print(f"  {name:<12} {t_mem * 1e3:10.1f} {t_cache * 1e3:12.1f}")
+    t_read, t_gemm = result["read"], result["floor"]
+    print(f"all {result['workers']} worker thread(s), as in a fit:")
     print(f"  read X      {t_read * 1e3:6.1f} ms  ({X.nbytes / t_read / 1e9:.1f} GB/s)")
-    for name, t in (("loss+grad", t_lg), ("hvp", t_hvp)):
+    for name in ("loss+grad", "hvp"):
+        t = result[name]
         print(
             f"  {name:<10}  {t * 1e3:6.1f} ms  {t / t_gemm:5.2f} x floor, {t / t_read:5.2f} x read"
         )
-    print(f"  floor: float32 GEMM {m}^3 ({flops / 1e9:.2f} GFLOP) {t_gemm * 1e3:.1f} ms")
+    print(f"  floor: float32 GEMM {result['gemm_size']}^3 {t_gemm * 1e3:.1f} ms")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--cache-rows", type=int, default=512)
+    args = parser.parse_args(argv)
+    from softreg._kernels import compiled
+
+    if not compiled.AVAILABLE:
+        print("numba is not installed (or SOFTREG_DISABLE_NUMBA is set): nothing to profile")
+        return 1
+    Xu, y = load_fashion_mnist("train")
+    X = (Xu / np.float32(255)).astype(np.float32)
+    print_profile(profile(X, y, args.repeats, args.cache_rows), X, args.repeats)
     return 0
 
 
