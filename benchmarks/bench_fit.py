@@ -164,7 +164,7 @@ def missed_targets(
             else f"{32 * mhz / 1e3:.0f} GFLOP/s per core (32 flop per cycle at {mhz / 1e3:.1f} GHz)"
         )
         print(
-            f"  With X in cache a pass takes {lg_cache / lg_mem:.0%} of its time from memory "
+            f"  With X in cache a pass still takes {lg_cache / lg_mem:.0%} of its time from memory "
             f"({lg_cache * 1e3:.1f} against {lg_mem * 1e3:.1f} ms, one thread):\n"
             "  it is bound by arithmetic more than by reading X. The logits alone run at "
             f"{rate:.0f} GFLOP/s on one core;\n"
