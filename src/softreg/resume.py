@@ -181,19 +181,7 @@ def train_softmax(
         w, converged = w0, False
         previous = history[-1]["loss"] if history else np.inf
         while model.n_iter_ < max_iter:
-            res = minimize(
-                objective,
-                w,
-                solver,
-                tol=-np.inf,
-                max_iter=1,
-                learning_rate=model._learning_rate(solver),
-                momentum=float(model.momentum),
-                batch_size=int(model.batch_size),
-                random_state=rng,
-                state=state,
-                warn=False,
-            )
+            res = model._epoch(objective, w, solver, rng, state)
             w, state, row = res.x, res.state, res.history[-1]
             # The stop rule of minimize_stochastic, across calls: epoch cost gain below tol.
             converged = tol > 0 and previous - row["loss"] < tol

@@ -230,6 +230,28 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             return _DEFAULT_LEARNING_RATE.get(solver, _DEFAULT_LEARNING_RATE["sgd"])
         return self.learning_rate
 
+    def _epoch(
+        self, objective: Any, w: NDArray[Any], solver: str, rng: Any, state: Any
+    ) -> SolverResult:
+        """One epoch of ``solver`` ("sgd" or "adam") from ``w`` with this model's settings.
+
+        Shared by ``partial_fit`` and the checkpointed loop of :mod:`softreg.resume`; the stop
+        rule across epochs is the caller's (``tol=-inf`` here).
+        """
+        return minimize(
+            objective,
+            w,
+            solver,
+            tol=-np.inf,
+            max_iter=1,
+            learning_rate=self._learning_rate(solver),
+            momentum=float(self.momentum),
+            batch_size=int(self.batch_size),
+            random_state=rng,
+            state=state,
+            warn=False,
+        )
+
     # -- fitting -----------------------------------------------------------------------------
 
     def _validate_fit_data(self, X: Any, y: Any, reset: bool) -> tuple[Any, NDArray[Any]]:
@@ -452,18 +474,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             self._optimizer_state = None
         else:
             w0 = self._current_params(objective)
-        result = minimize(
-            objective,
-            w0,
-            solver,
-            tol=-np.inf,
-            max_iter=1,
-            learning_rate=self._learning_rate(solver),
-            momentum=float(self.momentum),
-            batch_size=int(self.batch_size),
-            random_state=self._rng,
-            state=getattr(self, "_optimizer_state", None),
-            warn=False,
+        result = self._epoch(
+            objective, w0, solver, self._rng, getattr(self, "_optimizer_state", None)
         )
         self._store(result.x, objective)
         self._optimizer_state = result.state
