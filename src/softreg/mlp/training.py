@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from sklearn.exceptions import ConvergenceWarning
 
 from softreg.mlp.layers import loss_and_grad
+from softreg.optim._guards import check_divergence
 from softreg.optim.transforms import GradientTransformation, adam_inplace, sgd
 
 if TYPE_CHECKING:
@@ -110,6 +111,23 @@ def run_epoch(
     return total / n_samples
 
 
+def _start_loss(
+    model: MLPClassifier, params: Params, X: NDArray[np.float32], target: NDArray[Any]
+) -> float:
+    """The loss of the first mini-batch's rows at the start point (divergence reference)."""
+    rows = slice(0, min(model.batch_size, X.shape[0]))
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss, _ = loss_and_grad(
+            params,
+            X[rows],
+            target[rows],
+            activation=model.activation,
+            head=model.out_activation_,
+            alpha=model.alpha,
+        )
+    return float(loss) if np.isfinite(loss) else np.inf
+
+
 def train(
     model: MLPClassifier,
     optimizer: GradientTransformation,
@@ -125,8 +143,18 @@ def train(
     accuracy and the best parameters seen are written back into ``params`` at the end.
     """
     best, best_params, stale = -np.inf, [p.copy() for p in params], 0
+    start = _start_loss(model, params, X, target)
     for _ in range(model.max_epochs):
         loss = run_epoch(model, optimizer, params, X, target)
+        # "Blew up" (loss far above its start) is an error naming the learning rate, never a
+        # "converged" stop: see softreg.optim._guards.
+        check_divergence(
+            loss,
+            start,
+            solver=f"MLPClassifier(solver={model.solver!r})",
+            learning_rate=model.learning_rate,
+            epoch=model.n_iter_ + 1,
+        )
         val_score = None
         if validation is not None:
             X_val, target_val = validation
