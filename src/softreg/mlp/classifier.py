@@ -20,6 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
+from softreg._validation import check_magnitude, check_numeric_X, check_validation_split
 from softreg.functional import log_sigmoid, log_softmax, sigmoid, softmax
 from softreg.mlp.layers import ACTIVATIONS, init_params, predict_logits
 from softreg.mlp.state import (
@@ -318,13 +319,20 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         callback: Callback | None,
     ) -> MLPClassifier:
         sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
+        check_numeric_X(X)
         X_checked, y_checked = validate_data(
             self, X, y, reset=not resume, dtype=np.float32, multi_output=True, y_numeric=False
         )
         X = np.asarray(X_checked)
+        check_magnitude(X)
         target = self._encode_targets(
             np.asarray(y_checked), classes, resume=resume, incremental=incremental
         )
+        if self.early_stopping and not incremental:
+            softmax = self.out_activation_ == "softmax"
+            check_validation_split(
+                X.shape[0], len(self.classes_) if softmax else 1, self.validation_fraction, softmax
+            )
         if not resume:
             self._rng = make_rng(self.random_state)
             layer_sizes = (X.shape[1], *sizes, self.n_outputs_)
@@ -415,7 +423,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _logits(self, X: ArrayLike) -> NDArray[np.float32]:
         check_is_fitted(self)
+        check_numeric_X(X)
         X_checked = np.asarray(validate_data(self, X, reset=False, dtype=np.float32))
+        check_magnitude(X_checked)
         return predict_logits(self._params(), X_checked, self.activation)
 
     def _decode(self, X: NDArray[np.float32]) -> NDArray[Any]:

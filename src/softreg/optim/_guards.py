@@ -74,9 +74,7 @@ def require_finite(solver: str, where: str, loss: Any, grad: Any = None) -> None
     if not np.isfinite(loss):
         raise NonFiniteError(f"{solver}: the loss is {_describe(loss)} {where}; {_SCALE_HINT}")
     if grad is not None and not np.all(np.isfinite(grad)):
-        raise NonFiniteError(
-            f"{solver}: the gradient has {_describe(grad)} {where}; {_SCALE_HINT}"
-        )
+        raise NonFiniteError(f"{solver}: the gradient has {_describe(grad)} {where}; {_SCALE_HINT}")
 
 
 def check_divergence(

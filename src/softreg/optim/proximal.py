@@ -10,7 +10,6 @@ from numpy.typing import NDArray
 from softreg.optim._guards import NonFiniteError, require_finite
 from softreg.optim._result import Callback, SolverResult, max_abs, record, warn_not_converged
 
-
 MAX_BACKTRACKS = 60
 
 
