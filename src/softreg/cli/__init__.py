@@ -188,9 +188,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(args_list)
     except SystemExit as exc:  # --help, --version (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
-    # Imported here so that `softreg --help` stays fast and light.
-    from softreg.cli._commands import run_evaluate, run_inspect, run_predict
-    from softreg.cli._train import UsageError, run_train
+    try:
+        # Imported here so that `softreg --help` stays fast and light, and so that Ctrl-C
+        # during these seconds of start-up (NumPy, SciPy, scikit-learn) exits with 130 too.
+        from softreg.cli._commands import run_evaluate, run_inspect, run_predict
+        from softreg.cli._train import UsageError, run_train
+    except KeyboardInterrupt:
+        print(f"softreg {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return 130
 
     try:
         if args.command == "train":
