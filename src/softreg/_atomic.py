@@ -53,7 +53,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # gone already, or not a file: keep the first error
             os.unlink(tmp)
         if isinstance(exc, OSError) and exc.filename in (None, tmp):
             raise _naming_target(exc, path, tmp) from None

@@ -114,9 +114,11 @@ def _column_problem(values: Any, dtype: Any) -> str | None:
             return None
         if dtype.kind != "O":
             return f"has dtype {dtype} ({_KIND_WORDS.get(dtype.kind, 'not numbers')})"
-        bad = next((v for v in np.ravel(values) if not _is_number(v)), None)
-        if bad is None:
+        flat = np.ravel(values)
+        where = next((i for i, v in enumerate(flat) if not _is_number(v)), None)
+        if where is None:
             return None
+        bad = flat[where]
         return f"has dtype object holding a {type(bad).__name__} value ({bad!r})"
     # pandas extension dtypes: nullable Int64/Float64/boolean are numeric; category, string,
     # datetime with a time zone, period and interval are not.
