@@ -184,7 +184,7 @@ DTYPE_CASES: list[tuple[str, Callable[[], Any], str]] = [
     ),
     (
         "mlp-predict-object",
-        lambda: fitted_mlp().predict(_object_with(3, "z")[:5]),
+        lambda: fitted_mlp().predict(_object_with(3, "z")[5:10]),
         r"X column 3 has dtype object holding a str",
     ),
     (
