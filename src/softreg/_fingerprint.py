@@ -90,9 +90,8 @@ def data_fingerprint(X: Any, y: Any = None, sample_weight: Any = None) -> str:
                 _hash_array(outer, f"X.{part}", np.asarray(getattr(csr, part)), pool)
         else:
             prefix = "shape-only:"
-            outer.update(
-                f"|X:{type(X).__name__}:{getattr(X, 'dtype', None)}:{getattr(X, 'shape', None)}|".encode()
-            )
+            kind = f"{type(X).__name__}:{getattr(X, 'dtype', None)}:{getattr(X, 'shape', None)}"
+            outer.update(f"|X:{kind}|".encode())
         for name, value in (("y", y), ("sample_weight", sample_weight)):
             if value is None:
                 outer.update(f"|{name}:none|".encode())
