@@ -43,7 +43,7 @@ def _blocks(array: np.ndarray) -> list[np.ndarray]:
 
 
 def _digest(block: np.ndarray) -> bytes:
-    return hashlib.sha256(memoryview(np.ascontiguousarray(block)).cast("B")).digest()
+    return hashlib.sha256(np.ascontiguousarray(block).reshape(-1).view(np.uint8).data).digest()
 
 
 def _hash_array(outer: Any, name: str, array: np.ndarray, pool: ThreadPoolExecutor) -> None:

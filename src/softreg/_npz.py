@@ -27,6 +27,7 @@ import os
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,10 @@ class ArchiveError(ValueError):
     """An ``.npz`` archive that cannot be read safely (names the file and the member)."""
 
 
+class _Refused(Exception):
+    """A problem found while a member is open (turned into the caller's error outside)."""
+
+
 def _describe_start(head: bytes) -> str:
     if head.startswith(b"\x93NUMPY"):
         return "a single .npy array, not an .npz archive"
@@ -81,8 +86,9 @@ class NpzReader:
         The archive.
     max_bytes : int
         Limit on the sum of the members' declared uncompressed sizes.
-    what : str
-        How errors call the file ("model file", "checkpoint").
+    fail : callable, optional
+        ``fail(problem) -> Exception`` builds the error raised (the caller's type and wording);
+        by default an :class:`ArchiveError` reading ``"<path>: <problem>"``.
 
     Examples
     --------
@@ -99,13 +105,13 @@ class NpzReader:
         path: str | os.PathLike[str],
         *,
         max_bytes: int = MAX_ARCHIVE_BYTES,
-        what: str = "file",
+        fail: Callable[[str], Exception] | None = None,
     ) -> None:
         self.where = os.fspath(path)
-        self.what = what
+        self._fail = fail
         self.max_bytes = int(max_bytes)
         if not os.path.isfile(self.where):
-            raise FileNotFoundError(f"{self.where}: no such {what}")
+            raise FileNotFoundError(f"{self.where}: no such file")
         try:
             with open(self.where, "rb") as f:
                 head = f.read(64)
@@ -126,8 +132,11 @@ class NpzReader:
             self._zip.close()
             raise
 
-    def error(self, problem: str) -> ArchiveError:
-        return ArchiveError(f"{self.where}: not a valid softreg {self.what}: {problem}")
+    def error(self, problem: str) -> Exception:
+        """The exception to raise for ``problem`` (see ``fail``)."""
+        if self._fail is not None:
+            return self._fail(problem)
+        return ArchiveError(f"{self.where}: {problem}")
 
     def _check_directory(self, infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
         members: dict[str, zipfile.ZipInfo] = {}
@@ -190,7 +199,7 @@ class NpzReader:
                 elif version == (2, 0):
                     header = np.lib.format.read_array_header_2_0(f)
                 else:
-                    raise self.error(f"member {name!r}: unsupported .npy version {version}")
+                    raise _Refused(f"member {name!r}: unsupported .npy version {version}")
                 found_shape, fortran, found_dtype = header
                 offset = f.tell()
                 self._check_member(name, found_dtype, found_shape, offset, info, dtype, shape)
@@ -204,9 +213,9 @@ class NpzReader:
                         break
                     got += n
                 if got != nbytes or f.read(1):
-                    raise self.error(f"member {name!r} holds {got} data bytes, expected {nbytes}")
-        except ArchiveError:
-            raise
+                    raise _Refused(f"member {name!r} holds {got} data bytes, expected {nbytes}")
+        except _Refused as refused:
+            raise self.error(str(refused)) from None
         except _ZIP_ERRORS as exc:
             raise self.error(f"member {name!r} unreadable ({type(exc).__name__}: {exc})") from None
         array = np.frombuffer(buffer, dtype=found_dtype)
@@ -223,17 +232,17 @@ class NpzReader:
         shape: tuple[int, ...] | None,
     ) -> None:
         if found_dtype.hasobject or found_dtype.kind not in _ALLOWED_KINDS:
-            raise self.error(
+            raise _Refused(
                 f"member {name!r} has dtype {found_dtype} (refused: only numeric, bool and str "
                 "arrays, never pickle)"
             )
         if dtype is not None and found_dtype != np.dtype(dtype):
             expected = np.dtype(dtype).str
-            raise self.error(
+            raise _Refused(
                 f"member {name!r} has dtype {found_dtype.str}, the header says {expected}"
             )
         if shape is not None and tuple(found_shape) != tuple(shape):
-            raise self.error(
+            raise _Refused(
                 f"member {name!r} has shape {tuple(found_shape)}, the header says {tuple(shape)}"
             )
         count = 1
@@ -241,7 +250,7 @@ class NpzReader:
             count *= int(d)
         nbytes = count * found_dtype.itemsize
         if offset + nbytes != int(info.file_size):
-            raise self.error(
+            raise _Refused(
                 f"member {name!r} declares shape {tuple(found_shape)} of {found_dtype.str} "
                 f"({nbytes} bytes) but holds {int(info.file_size) - offset}; refused before "
                 "allocating"
