@@ -182,6 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``softreg`` command line with ``argv`` (default: ``sys.argv[1:]``)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # while the parser was built, before a command started
+        print("softreg: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
