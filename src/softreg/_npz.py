@@ -124,7 +124,7 @@ class NpzReader:
             infos = self._zip.infolist()
         except _ZIP_ERRORS as exc:
             raise self.error(
-                f"truncated or corrupted archive ({type(exc).__name__}: {exc})"
+                f"unreadable or truncated archive ({type(exc).__name__}: {exc})"
             ) from None
         try:
             self._infos = self._check_directory(infos)
@@ -217,7 +217,9 @@ class NpzReader:
         except _Refused as refused:
             raise self.error(str(refused)) from None
         except _ZIP_ERRORS as exc:
-            raise self.error(f"member {name!r} unreadable ({type(exc).__name__}: {exc})") from None
+            raise self.error(
+                f"member {name!r} unreadable or truncated ({type(exc).__name__}: {exc})"
+            ) from None
         array = np.frombuffer(buffer, dtype=found_dtype)
         return array.reshape(found_shape, order="F" if fortran else "C")
 
@@ -231,10 +233,14 @@ class NpzReader:
         dtype: Any,
         shape: tuple[int, ...] | None,
     ) -> None:
-        if found_dtype.hasobject or found_dtype.kind not in _ALLOWED_KINDS:
+        if found_dtype.hasobject:
+            raise _Refused(
+                f"member {name!r} is an object array (refused: softreg files never use pickle)"
+            )
+        if found_dtype.kind not in _ALLOWED_KINDS:
             raise _Refused(
                 f"member {name!r} has dtype {found_dtype} (refused: only numeric, bool and str "
-                "arrays, never pickle)"
+                "arrays)"
             )
         if dtype is not None and found_dtype != np.dtype(dtype):
             expected = np.dtype(dtype).str

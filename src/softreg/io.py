@@ -56,7 +56,7 @@ __all__ = [
     "save",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the header's digest covers it and every array (version 1 is read)
 _FORMAT_NAME = "softreg-model"
 _REGISTRY: dict[str, Any] = {}
 #: Fitted attributes saved when the model has them, whatever its ``_state_attributes``.
@@ -189,7 +189,7 @@ def _read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.nd
 
     if not os.path.isfile(where):
         raise FileNotFoundError(f"{where}: no such model file")
-    header, contents = read_archive(where, _FORMAT_NAME, FORMAT_VERSION, fail)
+    header, contents = read_archive(where, _FORMAT_NAME, FORMAT_VERSION, fail, digest_since=2)
     for key, kind in (("params", dict), ("state", dict), ("metadata", dict)):
         if not isinstance(header.get(key), kind):
             raise fail(f"header field {key!r} must be a JSON object")
