@@ -214,7 +214,10 @@ def run(
     fingerprint = None
     if options.resume_from is not None or options.checkpoint is not None:
         # Once per fit (one read of X): checkpoints are refused for other data.
-        fingerprint = data_fingerprint(objective.X, objective.y, objective.weight)
+        # Objectives whose data live elsewhere (Dask shards) record none: not checked.
+        arrays = [getattr(objective, name, None) for name in ("X", "y", "weight")]
+        if all(isinstance(a, np.ndarray) or hasattr(a, "tocsr") for a in arrays):
+            fingerprint = data_fingerprint(*arrays)
     if options.resume_from is not None:
         start = start_from_checkpoint(
             options.resume_from,

@@ -37,6 +37,7 @@ is :mod:`softreg.archive`'s, shared with checkpoints, and each estimator declare
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -84,10 +85,22 @@ def register_estimator(cls: type, name: str | None = None) -> type:
 
 def registered_estimators() -> dict[str, Any]:
     """The estimator classes model files and checkpoints may name, by name (a copy)."""
-    return dict(_REGISTRY)
+    return dict(_registry())
+
+
+#: Where softreg's own estimators are defined (and register themselves). ``import softreg`` is
+#: lazy (its names load on first use, so the CLI starts fast), so a file naming one of these
+#: imports its module here, by name: this module still imports no estimator.
+_BUILTIN_MODULES = {
+    "SoftmaxRegression": "softreg.softmax_regression",
+    "MLPClassifier": "softreg.mlp.classifier",
+}
 
 
 def _registry() -> dict[str, Any]:
+    for name, module in _BUILTIN_MODULES.items():
+        if name not in _REGISTRY:
+            importlib.import_module(module)
     return _REGISTRY
 
 
