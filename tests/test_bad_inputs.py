@@ -1004,3 +1004,30 @@ def test_cli_refuses_an_edited_model_file_in_one_line(
     assert status == 1
     assert len(err.strip().splitlines()) == 1
     assert "does not match its digest" in err
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"solver": "sgd", "momentum": 0.9, "class_weight": "balanced", "init": "xavier"},
+        {"solver": "adam", "learning_rate": 0.01, "batch_size": 64},
+        {"solver": "newton-cg", "C": 0.1, "fit_intercept": False},
+        {"solver": "fista", "penalty": "elasticnet", "l1_ratio": 0.5},
+    ],
+)
+def test_softmax_checkpointing_honours_every_hyper_parameter(tmp_path: Path, params: Any) -> None:
+    def fit(**kwargs: Any) -> SoftmaxRegression:
+        model = SoftmaxRegression(max_iter=4, random_state=0, **params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return model.fit(X_DIGITS, Y_DIGITS, **kwargs)
+
+    plain, checkpointed = fit(), fit(checkpoint=tmp_path / "c.npz")
+    np.testing.assert_array_equal(plain.coef_, checkpointed.coef_)
+    np.testing.assert_array_equal(plain.intercept_, checkpointed.intercept_)
+
+
+def test_a_schedule_that_cannot_be_checkpointed_is_named(tmp_path: Path) -> None:
+    model = SoftmaxRegression(solver="sgd", learning_rate=lambda step: 0.1, max_iter=2)
+    with pytest.raises(TypeError, match=r"\['learning_rate'\] must be JSON-able"):
+        model.fit(X_DIGITS, Y_DIGITS, checkpoint=tmp_path / "c.npz")

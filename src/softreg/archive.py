@@ -83,7 +83,7 @@ def to_json(value: Any, where: str) -> Any:
         return [to_json(v, where) for v in value]
     if isinstance(value, Mapping):
         if all(isinstance(k, str) for k in value) and "__tuple__" not in value:
-            return {k: to_json(v, where) for k, v in value.items()}
+            return {k: to_json(v, f"{where}[{k!r}]") for k, v in value.items()}
         return {"__items__": [[to_json(k, where), to_json(v, where)] for k, v in value.items()]}
     raise TypeError(
         f"{where} must be JSON-able (None, bool, int, float, str, list, tuple, dict) to be saved, "
