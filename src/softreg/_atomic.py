@@ -68,8 +68,9 @@ def _naming_target(exc: OSError, path: Path, tmp: str | None) -> OSError:
     """
     how = "creating a temporary file beside it" if tmp is None else "writing it"
     reason = exc.strerror or str(exc) or type(exc).__name__
-    if exc.errno is None:  # not from the OS: keep the message, name the target
-        new = type(exc)(f"cannot write {path} ({how}): {reason}")
-        new.filename = str(path)
-        return new
-    return type(exc)(exc.errno, f"{reason} ({how})", str(path))
+    try:
+        if exc.errno is None:  # not from the OS: keep the message, name the target
+            return type(exc)(f"cannot write {path} ({how}): {reason}")
+        return type(exc)(exc.errno, f"{reason} ({how})", str(path))
+    except Exception:  # an OSError subclass with its own constructor: leave it as it was
+        return exc
