@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from softreg.softmax_regression import SoftmaxRegression
     from softreg.streaming import fit_stream, iter_chunks
 
-__version__ = "0.1.0"
+from softreg._version import __version__
 
 # name -> (module, attribute in it; None for the module itself)
 _EXPORTS: dict[str, tuple[str, str | None]] = {

@@ -32,6 +32,7 @@ import numpy as np
 
 from softreg._atomic import atomic_path
 from softreg._npz import MAX_ARCHIVE_BYTES, NpzReader
+from softreg._version import __version__
 
 __all__ = [
     "DIGEST_KEY",
@@ -232,8 +233,6 @@ def write_archive(
     >>> header["arrays"]["x"]["shape"], arrays["x"].tolist()
     ([3], [0, 1, 2])
     """
-    from softreg import __version__
-
     if HEADER_KEY in arrays:
         raise ValueError(f"arrays must not contain the reserved name {HEADER_KEY!r}")
     checked = {name: checked_array(np.asarray(a), name) for name, a in arrays.items()}

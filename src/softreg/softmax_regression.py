@@ -331,8 +331,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         else:
             w = setup.flat_params(self.coef_, self.intercept_, objective)
             state = getattr(self, "_optimizer_state", None)
-            start = FitState(w, self.n_iter_, self.history_, state, self._rng)
-        # One epoch through the fit core, with no stop rule (tol=0).
+            start = FitState(w, self.n_iter_, [], state, self._rng)
+        # One epoch through the fit core, with no stop rule (tol=0: the history is not needed).
         final = fit_core(
             objective,
             start,
@@ -345,7 +345,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         )
         setup.store(self, final.w, objective)
         self._optimizer_state = final.optimizer_state
-        self.n_iter_, self.history_ = final.n_iter, final.history
+        if first:
+            self.history_ = []
+        self.history_.extend(final.history)  # in place: one row per call
+        self.n_iter_ = final.n_iter
         return self
 
     # -- prediction --------------------------------------------------------------------------
