@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import _check_sample_weight
 
+from softreg._fingerprint import data_fingerprint
 from softreg.objective import SoftmaxObjective
 from softreg.optim._fit_core import FitState, Hook, fit_core
 from softreg.optim.solve import STOCHASTIC
@@ -210,6 +211,13 @@ def run(
         and np.shape(previous[1]) == coef_shape
     ):
         start.w = flat_params(previous[1], previous[2], objective)
+    fingerprint = None
+    if options.resume_from is not None or options.checkpoint is not None:
+        # Once per fit (one read of X): checkpoints are refused for other data.
+        # Objectives whose data live elsewhere (Dask shards) record none: not checked.
+        arrays = [getattr(objective, name, None) for name in ("X", "y", "weight")]
+        if all(isinstance(a, np.ndarray) or hasattr(a, "tocsr") for a in arrays):
+            fingerprint = data_fingerprint(*arrays)
     if options.resume_from is not None:
         start = start_from_checkpoint(
             options.resume_from,
@@ -219,6 +227,7 @@ def run(
             n_params=objective.n_params,
             dtype=objective.dtype,
             rng=rng,
+            data_fingerprint=fingerprint,
         )
     store(model, start.w, objective)
     model.history_, model.n_iter_ = list(start.history), start.n_iter
@@ -232,6 +241,7 @@ def run(
                 data_shape,
                 model.classes_,
                 _checkpoint_contents,
+                data_fingerprint=fingerprint,
             )
         )
     final = fit_core(

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,21 +31,25 @@ from typing import Any
 import numpy as np
 
 from softreg._atomic import atomic_path
+from softreg._npz import MAX_ARCHIVE_BYTES, NpzReader
 from softreg._version import __version__
 
 __all__ = [
+    "DIGEST_KEY",
     "HEADER_KEY",
     "array_digest",
     "checked_array",
     "decode_tree",
     "encode_tree",
     "from_json",
+    "header_digest",
     "read_archive",
     "to_json",
     "write_archive",
 ]
 
 HEADER_KEY = "__header__"
+DIGEST_KEY = "digest"
 _ALLOWED_KINDS = frozenset("biufcU")
 
 
@@ -81,7 +84,7 @@ def to_json(value: Any, where: str) -> Any:
         return [to_json(v, where) for v in value]
     if isinstance(value, Mapping):
         if all(isinstance(k, str) for k in value) and "__tuple__" not in value:
-            return {k: to_json(v, where) for k, v in value.items()}
+            return {k: to_json(v, f"{where}[{k!r}]") for k, v in value.items()}
         return {"__items__": [[to_json(k, where), to_json(v, where)] for k, v in value.items()]}
     raise TypeError(
         f"{where} must be JSON-able (None, bool, int, float, str, list, tuple, dict) to be saved, "
@@ -238,6 +241,8 @@ def write_archive(
         k: {"dtype": a.dtype.str, "shape": list(a.shape), "sha256": array_digest(a)}
         for k, a in checked.items()
     }
+    full.pop(DIGEST_KEY, None)
+    full[DIGEST_KEY] = header_digest(full)
     raw = np.frombuffer(json.dumps(full).encode("utf-8"), dtype=np.uint8)
     target = Path(path)
     with atomic_path(target) as tmp, open(tmp, "wb") as f:
@@ -247,16 +252,89 @@ def write_archive(
     return target
 
 
+def header_digest(header: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of every header field but ``digest`` itself.
+
+    The header lists each array's SHA-256, so this one digest covers the header and every
+    array: editing any field (a preprocessing constant, an epoch) or any byte is refused.
+    It is a checksum, not a signature: whoever rewrites a file on purpose can recompute it.
+
+    Examples
+    --------
+    >>> header_digest({"b": 1, "a": [1, 2]}) == header_digest({"a": [1, 2], "b": 1})
+    True
+    """
+    body = {k: v for k, v in header.items() if k != DIGEST_KEY}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _declared_arrays(declared: Any, fail: Callable[[str], Exception], limit: int) -> dict:
+    """The header's ``arrays`` as ``{name: (dtype, shape, sha256)}``; impossible ones refused.
+
+    Shapes are checked before any member is read: non-negative integers whose byte count,
+    summed over the arrays, stays within ``limit`` (so ``(10**12,)`` costs nothing).
+    """
+    if not isinstance(declared, dict):
+        raise fail("header field 'arrays' must be a JSON object")
+    specs: dict[str, tuple[np.dtype, tuple[int, ...], str]] = {}
+    total = 0
+    for key, spec in declared.items():
+        if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "sha256"}:
+            raise fail(f"malformed header entry for array {key!r}")
+        try:
+            dtype = np.dtype(spec["dtype"]) if isinstance(spec["dtype"], str) else None
+        except (TypeError, ValueError):
+            dtype = None
+        if dtype is None or dtype.hasobject or dtype.kind not in _ALLOWED_KINDS:
+            raise fail(f"array {key!r} has refused dtype {spec['dtype']!r} in the header")
+        shape = spec["shape"]
+        if not (
+            isinstance(shape, list)
+            and len(shape) <= 32
+            and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
+        ):
+            raise fail(f"array {key!r} has an invalid shape {shape!r} in the header")
+        count = 1
+        for d in shape:
+            count *= d
+        total += count * dtype.itemsize
+        if total > limit:
+            raise fail(
+                f"array {key!r} of shape {tuple(shape)} brings the declared size over "
+                f"{limit} bytes; refused before reading"
+            )
+        if not isinstance(spec["sha256"], str):
+            raise fail(f"malformed header entry for array {key!r}")
+        specs[key] = (dtype, tuple(shape), spec["sha256"])
+    return specs
+
+
 def read_archive(
     path: str | os.PathLike[str],
     format_name: str,
     format_version: int,
     fail: Callable[[str], Exception],
+    *,
+    digest_since: int | None = None,
+    max_bytes: int = MAX_ARCHIVE_BYTES,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read and verify an archive of ``format_name``, versions 1 to ``format_version``.
 
     Returns ``(header, arrays)``, every array checked against the header's dtype, shape and
-    SHA-256. Any problem raises ``fail(problem)`` (the caller's exception type and wording).
+    SHA-256, and the header against its ``digest``. Any problem raises ``fail(problem)`` (the
+    caller's exception type and wording), whatever layer it comes from (file system, zip,
+    ``.npy``, JSON): see :mod:`softreg._npz` for the zip checks.
+
+    Parameters
+    ----------
+    digest_since : int, optional
+        First format version whose files must carry a ``digest`` (default: ``format_version``);
+        older files, written before the digest existed, are read without it. A ``digest``
+        present is always checked.
+    max_bytes : int
+        Limit on the archive's total uncompressed size, checked against the zip directory
+        and the header's shapes before anything is inflated.
 
     Raises
     ------
@@ -266,69 +344,52 @@ def read_archive(
     where = os.fspath(path)
     if not os.path.isfile(where):
         raise FileNotFoundError(where)
-    contents: dict[str, np.ndarray] | None = None
-    try:
-        # Open the file ourselves: np.load leaks its handle when the zip directory is unreadable.
-        with open(where, "rb") as handle:
-            archive = np.load(handle, allow_pickle=False)
-            if isinstance(archive, np.lib.npyio.NpzFile):
-                with archive:
-                    contents = {key: archive[key] for key in archive.files}
-    except zipfile.BadZipFile as exc:
-        raise fail(f"unreadable or truncated archive (BadZipFile: {exc})") from None
-    except ValueError as exc:
-        if "pickle" in str(exc):
+    with NpzReader(where, max_bytes=max_bytes, fail=fail) as archive:
+        if HEADER_KEY not in archive.names:
+            raise fail(f"no valid header: no {HEADER_KEY!r} entry")
+        raw = archive.read(HEADER_KEY)
+        if raw.dtype != np.uint8 or raw.ndim != 1:
             raise fail(
-                "it holds an object array (refused: softreg files never use pickle)"
-            ) from None
-        raise fail(f"unreadable or truncated archive (unreadable array: {exc})") from None
-    except (OSError, EOFError, KeyError) as exc:
-        raise fail(f"unreadable or truncated archive ({type(exc).__name__}: {exc})") from None
-    if contents is None:
-        raise fail("it is a single .npy array, not an .npz archive")
-
-    raw = contents.pop(HEADER_KEY, None)
-    if raw is None:
-        raise fail(f"no valid header: no {HEADER_KEY!r} entry")
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise fail(
-            f"no valid header: {HEADER_KEY!r} must be a 1-D uint8 array, "
-            f"got {raw.dtype} {raw.shape}"
-        )
-    try:
-        header = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise fail(f"no valid header: header is not UTF-8 JSON ({exc})") from None
-    if not isinstance(header, dict) or header.get("format") != format_name:
-        raise fail(f"no valid header: it does not declare format {format_name!r}")
-    version = header.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise fail(f"invalid format_version {version!r}")
-    if version > format_version:
-        raise fail(
-            f"format version {version} (written by softreg {header.get('softreg_version')}) "
-            f"is newer than this softreg reads ({format_version}); upgrade softreg"
-        )
-    declared = header.get("arrays")
-    if not isinstance(declared, dict):
-        raise fail("header field 'arrays' must be a JSON object")
-    extra = sorted(set(contents) - set(declared))
-    if extra:
-        raise fail(f"unexpected array(s) {', '.join(map(repr, extra))}")
-    absent = sorted(set(declared) - set(contents))
-    if absent:
-        raise fail(f"missing array(s) {', '.join(map(repr, absent))}")
-    for key, array in contents.items():
-        spec = declared[key]
-        if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "sha256"}:
-            raise fail(f"malformed header entry for array {key!r}")
-        if array.dtype.kind not in _ALLOWED_KINDS:
-            raise fail(f"array {key!r} has refused dtype {array.dtype}")
-        if array.dtype.str != spec["dtype"] or list(array.shape) != spec["shape"]:
-            raise fail(
-                f"array {key!r} is {array.dtype.str} {list(array.shape)}, "
-                f"the header says {spec['dtype']} {spec['shape']}"
+                f"no valid header: {HEADER_KEY!r} must be a 1-D uint8 array, "
+                f"got {raw.dtype} {raw.shape}"
             )
-        if array_digest(array) != spec["sha256"]:
-            raise fail(f"array {key!r} does not match its SHA-256 (the file was modified)")
+        try:
+            header = json.loads(raw.tobytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise fail(f"no valid header: header is not UTF-8 JSON ({exc})") from None
+        if not isinstance(header, dict) or header.get("format") != format_name:
+            raise fail(f"no valid header: it does not declare format {format_name!r}")
+        version = header.get("format_version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise fail(f"invalid format_version {version!r}")
+        if version > format_version:
+            raise fail(
+                f"format version {version} (written by softreg {header.get('softreg_version')}) "
+                f"is newer than this softreg reads ({format_version}); upgrade softreg"
+            )
+        specs = _declared_arrays(header.get("arrays"), fail, max_bytes)
+        members = set(archive.names) - {HEADER_KEY}
+        extra = sorted(members - set(specs))
+        if extra:
+            raise fail(f"unexpected array(s) {', '.join(map(repr, extra))}")
+        absent = sorted(set(specs) - members)
+        if absent:
+            raise fail(f"missing array(s) {', '.join(map(repr, absent))}")
+        digest = header.get(DIGEST_KEY)
+        needed = format_version if digest_since is None else digest_since
+        if digest is None and version >= needed:
+            raise fail(
+                f"no digest in a format-version-{version} header (every such file has one; "
+                "the header was edited)"
+            )
+        if digest is not None and digest != header_digest(header):
+            raise fail(
+                "the header does not match its digest (the file was modified after it was written)"
+            )
+        contents: dict[str, np.ndarray] = {}
+        for key, (dtype, shape, sha256) in specs.items():
+            array = archive.read(key, dtype=dtype, shape=shape)
+            if array_digest(array) != sha256:
+                raise fail(f"array {key!r} does not match its SHA-256 (the file was modified)")
+            contents[key] = array
     return header, contents

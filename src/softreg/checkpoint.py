@@ -6,12 +6,14 @@ A NumPy ``.npz`` archive written with ``allow_pickle=False``, atomically (tempor
 same folder, then ``os.replace``: a checkpoint is either the previous complete one or the new
 complete one, never half-written), holding
 
-* ``__header__``: the UTF-8 bytes of a JSON object::
+* ``__header__``: the UTF-8 bytes of a JSON object (version 2 adds ``data_fingerprint`` and
+  ``digest``, see :mod:`softreg.archive`)::
 
       {"format": "softreg-checkpoint", "format_version": 1, "softreg_version": "0.1.0",
        "estimator": "SoftmaxRegression",      # the model class (a name, never an import path)
        "params": {...},                       # get_params() of the model being trained
        "data_shape": [n_samples, n_features], "n_classes": 10, "epoch": 7,
+       "data_fingerprint": "9f2c...",          # SHA-256 of X, y, sample_weight
        "rng": {"bit_generator": "PCG64", "state": {...}, ...},   # shuffling RNG state
        "params_tree": ..., "optimizer_tree": ..., "model_tree": ...,  # structure of the arrays
        "arrays": {"classes": {"dtype": "<i8", "shape": [10], "sha256": "..."}, ...}}
@@ -56,7 +58,7 @@ __all__ = [
     "save_checkpoint",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the header's digest covers it and every array (version 1 is read)
 _FORMAT_NAME = "softreg-checkpoint"
 # Hyper-parameters that may change between the interrupted and the resumed run.
 _RESUMABLE_PARAMS = frozenset({"max_iter", "max_epochs", "verbose", "warm_start"})
@@ -94,6 +96,9 @@ class Checkpoint:
         The model's fitted attributes (``_state_attributes``) at that epoch.
     extra : dict
         JSON-able training-loop state (e.g. the stop rule's counters).
+    data_fingerprint : str or None
+        :func:`softreg._fingerprint.data_fingerprint` of the training data (None in version-1
+        checkpoints and fits whose data could not be read here, e.g. on Dask).
     """
 
     estimator: str
@@ -106,6 +111,7 @@ class Checkpoint:
     rng_state: dict[str, Any] | None = None
     model_state: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    data_fingerprint: str | None = None
 
     def make_rng(self) -> np.random.Generator | None:
         """A new ``Generator`` in the saved state (None if no state was saved)."""
@@ -139,6 +145,7 @@ def save_checkpoint(
     rng: np.random.Generator | None = None,
     model_state: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
+    data_fingerprint: str | None = None,
 ) -> Path:
     """Write a training checkpoint atomically (see the module docstring for the format).
 
@@ -164,6 +171,9 @@ def save_checkpoint(
         Fitted attributes to restore with the checkpoint.
     extra : mapping, optional
         JSON-able training-loop state.
+    data_fingerprint : str, optional
+        Fingerprint of the training data (:func:`softreg._fingerprint.data_fingerprint`);
+        `load_checkpoint` given another one refuses the checkpoint.
 
     Returns
     -------
@@ -192,6 +202,7 @@ def save_checkpoint(
         "data_shape": [int(s) for s in data_shape],
         "n_classes": len(arrays["classes"]),
         "epoch": int(epoch),
+        "data_fingerprint": data_fingerprint,
         "rng": None if rng is None else _rng_state(rng),
         "params_tree": encode_tree(tuple(solver_params), "params", arrays, _NAMED_TUPLES),
         "optimizer_tree": encode_tree(optimizer_state, "optimizer", arrays, _NAMED_TUPLES),
@@ -220,8 +231,10 @@ def load_checkpoint(
     *,
     data_shape: tuple[int, int] | None = None,
     classes: NDArray[Any] | None = None,
+    data_fingerprint: str | None = None,
 ) -> Checkpoint:
-    """Read and verify a checkpoint; with ``model``/``data_shape``/``classes``, check it fits.
+    """Read and verify a checkpoint; with ``model``/``data_shape``/``classes``/
+    ``data_fingerprint``, check it belongs to this fit.
 
     Raises
     ------
@@ -230,7 +243,9 @@ def load_checkpoint(
     CheckpointError
         (a ``ValueError``) if the file is not a complete, unmodified softreg checkpoint, or was
         written for another model class, other hyper-parameters (``max_iter``/``max_epochs``
-        and ``verbose`` may differ), another data shape or other classes.
+        and ``verbose`` may differ), another data shape, other classes, or other data of the
+        same shape and classes (``data_fingerprint`` differs from the one it recorded; a
+        checkpoint that recorded none, from version 1 or a Dask fit, is not checked for it).
     """
     where = os.fspath(path)
 
@@ -239,7 +254,7 @@ def load_checkpoint(
 
     if not os.path.isfile(where):
         raise FileNotFoundError(f"{where}: no such checkpoint file")
-    header, contents = read_archive(where, _FORMAT_NAME, FORMAT_VERSION, fail)
+    header, contents = read_archive(where, _FORMAT_NAME, FORMAT_VERSION, fail, digest_since=2)
     if "classes" not in contents:
         raise fail("no 'classes' array")
     used = {"classes"}
@@ -263,12 +278,23 @@ def load_checkpoint(
             rng_state=header.get("rng"),
             model_state=model_state,
             extra=from_json(header.get("extra", {})),
+            data_fingerprint=header.get("data_fingerprint"),
         )
     except CheckpointError:
         raise
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise fail(f"malformed state ({type(exc).__name__}: {exc})") from None
     _check_compatible(ck, model, data_shape, classes, fail)
+    if (
+        data_fingerprint is not None
+        and ck.data_fingerprint is not None
+        and data_fingerprint != ck.data_fingerprint
+    ):
+        raise fail(
+            "it was written for other data: X, y or sample_weight differ from those it was "
+            "written for (same shape and classes, other values or row order); resume on the "
+            "same data"
+        )
     return ck
 
 

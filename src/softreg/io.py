@@ -37,6 +37,7 @@ is :mod:`softreg.archive`'s, shared with checkpoints, and each estimator declare
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -56,7 +57,7 @@ __all__ = [
     "save",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the header's digest covers it and every array (version 1 is read)
 _FORMAT_NAME = "softreg-model"
 _REGISTRY: dict[str, Any] = {}
 #: Fitted attributes saved when the model has them, whatever its ``_state_attributes``.
@@ -84,10 +85,22 @@ def register_estimator(cls: type, name: str | None = None) -> type:
 
 def registered_estimators() -> dict[str, Any]:
     """The estimator classes model files and checkpoints may name, by name (a copy)."""
-    return dict(_REGISTRY)
+    return dict(_registry())
+
+
+#: Where softreg's own estimators are defined (and register themselves). ``import softreg`` is
+#: lazy (its names load on first use, so the CLI starts fast), so a file naming one of these
+#: imports its module here, by name: this module still imports no estimator.
+_BUILTIN_MODULES = {
+    "SoftmaxRegression": "softreg.softmax_regression",
+    "MLPClassifier": "softreg.mlp.classifier",
+}
 
 
 def _registry() -> dict[str, Any]:
+    for name, module in _BUILTIN_MODULES.items():
+        if name not in _REGISTRY:
+            importlib.import_module(module)
     return _REGISTRY
 
 
@@ -189,7 +202,7 @@ def _read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.nd
 
     if not os.path.isfile(where):
         raise FileNotFoundError(f"{where}: no such model file")
-    header, contents = read_archive(where, _FORMAT_NAME, FORMAT_VERSION, fail)
+    header, contents = read_archive(where, _FORMAT_NAME, FORMAT_VERSION, fail, digest_since=2)
     for key, kind in (("params", dict), ("state", dict), ("metadata", dict)):
         if not isinstance(header.get(key), kind):
             raise fail(f"header field {key!r} must be a JSON object")

@@ -74,6 +74,8 @@ class Checkpointer:
         ``contents(state)`` -> the keyword arguments ``solver_params``, ``optimizer_state``,
         ``rng``, ``model_state`` and ``extra`` of :func:`softreg.checkpoint.save_checkpoint`
         for the loop's state (whose ``n_iter`` is the epoch saved).
+    data_fingerprint : str, optional
+        Fingerprint of the training data, recorded so that resuming on other data is refused.
 
     Examples
     --------
@@ -102,8 +104,10 @@ class Checkpointer:
         data_shape: tuple[int, int],
         classes: NDArray[Any],
         contents: Callable[[Any], Mapping[str, Any]],
+        data_fingerprint: str | None = None,
     ) -> None:
         self.path = Path(path)
+        self.data_fingerprint = data_fingerprint
         self.every = check_checkpoint_every(every)
         self.model, self.data_shape, self.classes = model, data_shape, classes
         self.contents = contents
@@ -117,6 +121,7 @@ class Checkpointer:
             epoch=int(state.n_iter),
             data_shape=self.data_shape,
             classes=self.classes,
+            data_fingerprint=self.data_fingerprint,
             **self.contents(state),
         )
         self.last_written = int(state.n_iter)
@@ -141,14 +146,18 @@ def start_from_checkpoint(
     n_params: int,
     dtype: Any,
     rng: np.random.Generator,
+    data_fingerprint: str | None = None,
 ) -> FitState:
     """The `FitState` saved in a checkpoint of a flat-parameter fit, checked against this fit.
 
     ``rng`` is used when the checkpoint saved no generator state. Raises
     :class:`softreg.checkpoint.CheckpointError` if the checkpoint belongs to another model,
-    hyper-parameters, data shape or classes, or its parameters are not of shape (n_params,).
+    hyper-parameters, data shape, classes or data (``data_fingerprint``), or its parameters
+    are not of shape (n_params,).
     """
-    ck = load_checkpoint(path, model, data_shape=data_shape, classes=classes)
+    ck = load_checkpoint(
+        path, model, data_shape=data_shape, classes=classes, data_fingerprint=data_fingerprint
+    )
     if len(ck.solver_params) != 1 or ck.solver_params[0].shape != (n_params,):
         raise CheckpointError(
             f"{os.fspath(path)}: cannot resume from this checkpoint: its parameters "

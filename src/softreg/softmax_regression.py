@@ -21,7 +21,13 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classi
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from softreg import _softmax_fit as setup
-from softreg._validation import as_label_array, encode_labels, reject_multilabel
+from softreg._validation import (
+    as_label_array,
+    check_magnitude,
+    check_numeric_X,
+    encode_labels,
+    reject_multilabel,
+)
 from softreg.functional import log_softmax, softmax
 from softreg.io import register_estimator
 from softreg.optim._fit_core import FitState, fit_core
@@ -259,7 +265,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def _validate_fit_data(self, X: Any, y: Any, reset: bool) -> tuple[Any, NDArray[Any]]:
         reject_multilabel(y, type(self).__name__, "MLPClassifier or OneVsRestClassifier")
+        check_numeric_X(X)
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=self._dtypes(X), reset=reset)
+        check_magnitude(X, setup.scale_of(self))
         check_classification_targets(y)
         if X.shape[0] == 0:
             raise ValueError("X has 0 samples; at least one is required.")
@@ -347,7 +355,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def _logits(self, X: Any) -> NDArray[Any]:
         check_is_fitted(self)
+        check_numeric_X(X)
         X = validate_data(self, X, accept_sparse="csr", dtype=self._dtypes(X), reset=False)
+        check_magnitude(X, setup.scale_of(self))
         coef = self.coef_
         if self.input_scale is not None:  # (s X) W^T = X (s W)^T: no scaled copy of X
             coef = coef * coef.dtype.type(self.input_scale)

@@ -182,15 +182,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``softreg`` command line with ``argv`` (default: ``sys.argv[1:]``)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # while the parser was built, before a command started
+        print("softreg: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)
     except SystemExit as exc:  # --help, --version (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
-    # Imported here so that `softreg --help` stays fast and light.
-    from softreg.cli._commands import run_evaluate, run_inspect, run_predict
-    from softreg.cli._train import UsageError, run_train
+    try:
+        # Imported here so that `softreg --help` stays fast and light, and so that Ctrl-C
+        # during these seconds of start-up (NumPy, SciPy, scikit-learn) exits with 130 too.
+        from softreg.cli._commands import run_evaluate, run_inspect, run_predict
+        from softreg.cli._train import UsageError, run_train
+    except KeyboardInterrupt:
+        print(f"softreg {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return 130
 
     try:
         if args.command == "train":

@@ -142,10 +142,19 @@ def read_inputs(path: str, preprocessing: dict[str, Any]) -> np.ndarray:
                 f"{path}: not a PNG/JPEG image, a .npy array or an IDX file ({exc})"
             ) from None
         images = _as_images(array, shape, path)
-    if not np.all(np.isfinite(images)) or images.min() < 0 or images.max() > pixel_max:
+    if images.size == 0:
+        raise InputError(f"{path}: holds no images (array of shape {images.shape})")
+    finite = np.isfinite(images)
+    if not np.all(finite):
+        raise InputError(
+            f"{path}: {int(images.size - finite.sum())} of {images.size} pixel values are "
+            "NaN or infinite; pixels must be numbers in "
+            f"[0, {pixel_max:g}] (raw pixels as in the training data)"
+        )
+    if images.min() < 0 or images.max() > pixel_max:
         raise InputError(
             f"{path}: pixel values must lie in [0, {pixel_max:g}] (raw pixels as in the "
-            f"training data), got [{np.nanmin(images):g}, {np.nanmax(images):g}]"
+            f"training data), got [{images.min():g}, {images.max():g}]"
         )
     return images
 

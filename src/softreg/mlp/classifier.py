@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from softreg._validation import check_magnitude, check_numeric_X
 from softreg.functional import log_sigmoid, log_softmax, sigmoid, softmax
 from softreg.io import register_estimator
 from softreg.mlp.fitting import fit_network
@@ -301,7 +302,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _logits(self, X: ArrayLike) -> NDArray[np.float32]:
         check_is_fitted(self)
+        check_numeric_X(X)
         X_checked = np.asarray(validate_data(self, X, reset=False, dtype=np.float32))
+        check_magnitude(X_checked)
         return predict_logits(self._params(), X_checked, self.activation)
 
     def _decode(self, X: NDArray[np.float32]) -> NDArray[Any]:

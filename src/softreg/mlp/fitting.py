@@ -18,6 +18,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import validate_data
 from threadpoolctl import threadpool_limits
 
+from softreg._fingerprint import data_fingerprint
+from softreg._validation import check_magnitude, check_numeric_X, check_validation_split
 from softreg.checkpoint import load_checkpoint
 from softreg.mlp.layers import init_params
 from softreg.mlp.state import check_hidden_layer_sizes, check_same_hidden_layers
@@ -57,13 +59,20 @@ def fit_network(
     hooks of ``run`` (callback, checkpointer), starting from ``run.resume_from`` if given.
     """
     sizes = check_hidden_layer_sizes(model.hidden_layer_sizes)
+    check_numeric_X(X)
     X_checked, y_checked = validate_data(
         model, X, y, reset=not resume, dtype=np.float32, multi_output=True, y_numeric=False
     )
     X = np.asarray(X_checked)
+    check_magnitude(X)
     target = encode_fit_targets(
         model, np.asarray(y_checked), classes, resume=resume, incremental=incremental
     )
+    if model.early_stopping and not incremental:
+        softmax = model.out_activation_ == "softmax"
+        check_validation_split(
+            X.shape[0], len(model.classes_) if softmax else 1, model.validation_fraction, softmax
+        )
     if not resume:
         model._rng = make_rng(model.random_state)
         layer_sizes = (X.shape[1], *sizes, model.n_outputs_)
@@ -111,8 +120,12 @@ def fit_network(
     assert run is not None
     hooks: list[Hook] = [] if run.callback is None else [CallbackHook(model, run.callback)]
     start, end = None, None
+    fingerprint = None
+    if run.resume_from is not None or run.checkpoint is not None:
+        # Once per fit (one read of X): checkpoints are refused for other data.
+        fingerprint = data_fingerprint(X, target)
     if run.resume_from is not None:
-        start = restore_checkpoint(model, run.resume_from, X.shape)
+        start = restore_checkpoint(model, run.resume_from, X.shape, fingerprint)
         params, end = model._params(), model.max_epochs  # resumed: max_epochs in all
     if run.checkpoint is not None:
         hooks.append(
@@ -123,6 +136,7 @@ def fit_network(
                 (int(X.shape[0]), int(X.shape[1])),
                 model.classes_,
                 partial(checkpoint_contents, model),
+                data_fingerprint=fingerprint,
             )
         )
     with threadpool_limits(limits=threads, user_api="blas"):
@@ -130,10 +144,18 @@ def fit_network(
     return
 
 
-def restore_checkpoint(model: Any, path: Any, shape: tuple[int, ...]) -> EpochState:
+def restore_checkpoint(
+    model: Any, path: Any, shape: tuple[int, ...], data_fingerprint: str | None = None
+) -> EpochState:
     """Set the fitted state, optimiser state and RNG saved at ``path``; its loop state."""
     data_shape = (int(shape[0]), int(shape[1]))
-    ck = load_checkpoint(path, model, data_shape=data_shape, classes=model.classes_)
+    ck = load_checkpoint(
+        path,
+        model,
+        data_shape=data_shape,
+        classes=model.classes_,
+        data_fingerprint=data_fingerprint,
+    )
     ck.restore(model)
     model.coefs_ = [np.require(W, np.float32, ["C", "W"]) for W in model.coefs_]
     model.intercepts_ = [np.require(b, np.float32, ["C", "W"]) for b in model.intercepts_]
