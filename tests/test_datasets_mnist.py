@@ -88,11 +88,11 @@ def test_loads_a_folder_gzip_or_raw(tmp_path, gz):
 def test_verified_load_and_checksum_mismatch(tmp_path, monkeypatch):
     make_split(tmp_path / "data")
     monkeypatch.setattr(mnist_module, "FASHION_MNIST", spec_for(tmp_path / "data"))
-    load_fashion_mnist(data_dir=tmp_path / "data")  # checksums of these files: fine
+    load_fashion_mnist(data_dir=tmp_path / "data", verify=True)  # checksums of these files: fine
     snapshot = {p.name: p.read_bytes() for p in cache_dir(tmp_path).iterdir()}
     make_split(tmp_path / "data", seed=1)  # same names, other content
     with pytest.raises(ChecksumError, match="checksum mismatch") as info:
-        load_fashion_mnist(data_dir=tmp_path / "data")
+        load_fashion_mnist(data_dir=tmp_path / "data", verify=True)
     assert "train-" in str(info.value)
     assert str(tmp_path / "data") in str(info.value)
     # The cache is left exactly as it was: no new, removed or half-written file.
@@ -102,9 +102,9 @@ def test_verified_load_and_checksum_mismatch(tmp_path, monkeypatch):
 def test_real_checksums_reject_synthetic_files(tmp_path):
     make_split(tmp_path / "data")
     with pytest.raises(ValueError, match="checksum mismatch"):
-        load_fashion_mnist(data_dir=tmp_path / "data")
+        load_fashion_mnist(data_dir=tmp_path / "data", verify=True)
     with pytest.raises(ValueError, match="checksum mismatch"):
-        load_mnist(data_dir=tmp_path / "data")  # archive checksum for MNIST
+        load_mnist(data_dir=tmp_path / "data", verify=True)  # archive checksum for MNIST
 
 
 def test_missing_file_is_named(tmp_path):
@@ -112,7 +112,7 @@ def test_missing_file_is_named(tmp_path):
     (tmp_path / "data" / "train-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(FileNotFoundError, match=r"train-labels-idx1-ubyte\.gz"):
         load_fashion_mnist(data_dir=tmp_path / "data", verify=False)
-    with pytest.raises(FileNotFoundError, match="not a directory"):
+    with pytest.raises(FileNotFoundError, match="nowhere does not exist"):
         load_fashion_mnist(data_dir=tmp_path / "nowhere")
 
 
@@ -162,7 +162,7 @@ def test_unverified_cache_does_not_satisfy_a_verified_load(tmp_path):
     make_split(tmp_path / "data")
     load_fashion_mnist(data_dir=tmp_path / "data", verify=False)
     with pytest.raises(ChecksumError):
-        load_fashion_mnist(data_dir=tmp_path / "data")
+        load_fashion_mnist(data_dir=tmp_path / "data", verify=True)
 
 
 @pytest.mark.parametrize("damage", ["source", "npy-truncated", "npy-rewritten", "json", "npy-gone"])
@@ -273,14 +273,16 @@ def test_repackaged_or_raw_files_verify_by_content(tmp_path, monkeypatch, form):
             path.with_suffix("").write_bytes(content)
         else:
             path.write_bytes(gzip.compress(content, compresslevel=1, mtime=1))
-    got_images, got_labels = load_fashion_mnist(data_dir=tmp_path / "data")
+    got_images, got_labels = load_fashion_mnist(data_dir=tmp_path / "data", verify=True)
     np.testing.assert_array_equal(got_images, images)
     np.testing.assert_array_equal(got_labels, labels)
 
 
 def test_raw_mnist_cannot_be_checksummed_but_is_validated(tmp_path):
     images, _ = make_split(tmp_path / "data", gz=False)
-    got_images, _ = load_mnist(data_dir=tmp_path / "data")  # only archive checksums known
+    got_images, _ = load_mnist(
+        data_dir=tmp_path / "data", verify=True
+    )  # only archive checksums known
     np.testing.assert_array_equal(got_images, images)
 
 

@@ -177,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("--model", required=True, metavar="FILE", help=MODEL_HELP)
     inspect.add_argument("--json", action="store_true", help="print the file's JSON header")
+
+    from softreg.cli._data_command import add_data_parser
+
+    add_data_parser(sub, common)
     return parser
 
 
@@ -199,6 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_evaluate(args)
         if args.command == "predict":
             return run_predict(args)
+        if args.command == "data":
+            from softreg.cli._data_command import run_data
+
+            return run_data(args)
         return run_inspect(args)
     except BrokenPipeError:
         # The reader went away (`softreg predict ... | head`): stop quietly, as Unix tools do.
