@@ -10,9 +10,10 @@ repeats those steps for any photo, recording each one:
 3. background = median colour of the border pixels; the image is trimmed to the box of pixels
    that differ from it by more than 5% of full scale in some channel (the paper's rule);
 4. grayscale (ITU-R 601-2 luma, Pillow's ``convert("L")``);
-5. inverted when the background is light, so the object is light on dark as in the training
-   data, and levelled so that the background is 0 (an off-white photo background becomes the
-   pure black of the training images);
+5. inverted when the object is darker than its background (a light background, as product
+   photos have), so the object is light on dark as in the training data, and levelled so that
+   the background is 0 (an off-white photo background becomes the pure black of the training
+   images);
 6. longer side resized to the model's size (Lanczos, antialiased), aspect ratio kept, centred.
 
 :func:`read_image` only reads (no resizing): the picture must already have the model's size.
@@ -180,11 +181,10 @@ def read_image(path: str | os.PathLike[str], shape: tuple[int, int]) -> np.ndarr
         return np.asarray(gray, dtype=np.float64)
 
 
-def _trim_box(rgb: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray]:
+def _trim_box(rgb: np.ndarray, tolerance: float) -> tuple[tuple[int, int, int, int], np.ndarray]:
     """Box ``(left, top, right, bottom)`` of the pixels that differ from the border's colour."""
     border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
     background = np.median(border, axis=0)
-    tolerance = FIT_BACKGROUND_TOLERANCE * 255.0
     differs = (np.abs(rgb - background) > tolerance).any(axis=-1)
     rows, cols = np.flatnonzero(differs.any(axis=1)), np.flatnonzero(differs.any(axis=0))
     if rows.size == 0:
@@ -249,7 +249,8 @@ def fit_image(
         image.thumbnail((_WORK_SIDE, _WORK_SIDE), Image.Resampling.BOX)
         steps.append(f"reduced {before[0]}x{before[1]} -> {image.size[0]}x{image.size[1]}")
     rgb = np.asarray(image.convert("RGB"), dtype=np.float64)
-    box, background = _trim_box(rgb)
+    tolerance = FIT_BACKGROUND_TOLERANCE * 255.0
+    box, background = _trim_box(rgb, tolerance)
     if box[2] <= box[0]:
         raise ImageError(
             f"{where}: blank image: no pixel differs from the background colour "
@@ -259,12 +260,15 @@ def fit_image(
     steps.append(f"trimmed to the box {list(box)} around what differs from the background")
     gray = np.asarray(image.convert("L").crop(box), dtype=np.float64)
     steps.append("grayscale")
-    # The background's luma, by the same formula as convert("L") (ITU-R 601-2).
+    # The background's luma, by the same formula as convert("L") (ITU-R 601-2). The object is
+    # what differs from it; invert when the object is the darker (a light background, as on
+    # product photos), so that it ends light on dark as in the training images.
     level = float(np.dot(background, [0.299, 0.587, 0.114]))
-    inverted = level > 127.5
+    differs = (np.abs(rgb[box[1] : box[3], box[0] : box[2]] - background) > tolerance).any(-1)
+    inverted = bool(gray[differs].mean() < level)
     if inverted:
         gray, level = 255.0 - gray, 255.0 - level
-        steps.append("inverted (light background)")
+        steps.append("inverted (object darker than its background)")
     if level > 0:
         # Background to 0, full scale kept: (v - level) * 255 / (255 - level), clipped.
         gray = np.clip((gray - level) * (255.0 / (255.0 - level)), 0.0, 255.0)
