@@ -30,6 +30,7 @@ def photo_of(item: np.ndarray, scale: int, canvas: tuple[int, int], at: tuple[in
     return photo
 
 
+@pytest.mark.realdata
 def test_a_photo_of_a_training_image_comes_back_as_that_image(real_fashion_mnist_dir, tmp_path):
     """The reference: Fashion-MNIST's own images, 'photographed' (inverted, enlarged 12x, moved,
     JPEG-compressed), come back close enough to be recognised among 500 of them."""
