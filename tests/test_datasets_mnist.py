@@ -332,3 +332,77 @@ def test_store_writes_plain_arrays_atomically(tmp_path):
     hit = lookup(tmp_path, "train", {"images": source, "labels": source}, verified=False)
     assert hit is not None
     assert lookup(tmp_path, "train", {"images": source, "labels": source}, verified=True) is None
+
+
+def own_digits(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Real handwritten digits (scikit-learn's, enlarged to 28x28) in MNIST file layout."""
+    from PIL import Image
+
+    images, labels = datasets.load_digits()
+    big = np.stack(
+        [
+            np.asarray(Image.fromarray(image * 15).resize((20, 20), Image.Resampling.BILINEAR))
+            for image in images[:100]
+        ]
+    )
+    canvas = np.zeros((100, 28, 28), np.uint8)
+    canvas[:, 4:24, 4:24] = big
+    folder.mkdir(parents=True, exist_ok=True)
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", canvas)
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", labels[:100])
+    return canvas, labels[:100]
+
+
+@pytest.mark.parametrize("loader", [load_mnist, load_fashion_mnist])
+def test_your_own_folder_in_mnist_layout_loads_and_is_only_structure_checked(tmp_path, loader):
+    images, labels = own_digits(tmp_path / "mine")
+    got_images, got_labels = loader(split="test", data_dir=tmp_path / "mine")
+    np.testing.assert_array_equal(got_images, images)
+    np.testing.assert_array_equal(got_labels, labels)
+    # verify=True asks for the official files: the error names file and dataset, and the way on.
+    with pytest.raises(ChecksumError) as info:
+        loader(split="test", data_dir=tmp_path / "mine", verify=True)
+    message = str(info.value)
+    name = "mnist" if loader is load_mnist else "fashion-mnist"
+    assert message.startswith(f"{tmp_path / 'mine' / 't10k-labels-idx1-ubyte.gz'}: checksum")
+    assert f"{name}'s official t10k-labels-idx1-ubyte.gz" in message
+    assert f"`softreg data fetch {name}`" in message
+    assert "without verify=True" in message
+    # Structure is still checked in your own folder: a label out of range is named.
+    write_idx(tmp_path / "mine" / "t10k-labels-idx1-ubyte.gz", np.full(100, 12, np.uint8))
+    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte\.gz: labels out of range"):
+        loader(split="test", data_dir=tmp_path / "mine")
+
+
+def test_a_data_dir_that_is_a_file_empty_or_unreadable(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(FileNotFoundError, match=r"data_dir: .*file is a file, not a folder"):
+        load_mnist("test", tmp_path / "file")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"data_dir: .*empty is empty; expected a folder"):
+        load_mnist("test", tmp_path / "empty")
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "x").write_text("x")
+    real_scandir = os.scandir
+
+    def denied(path):
+        if Path(path) == tmp_path / "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    # (Simulated: the tests may run as root, who reads any folder.)
+    monkeypatch.setattr("softreg.datasets.sources.os.scandir", denied)
+    with pytest.raises(PermissionError, match=r"data_dir: .*locked cannot be read"):
+        load_mnist("test", tmp_path / "locked")
+
+
+def test_verify_false_skips_checksums_of_found_files_too(tmp_path, monkeypatch):
+    images, _ = make_split(tmp_path / "env", seed=4)  # not the official content
+    make_split(tmp_path / "env", "test", seed=5)
+    monkeypatch.setenv("SOFTREG_DATA", str(tmp_path / "env"))
+    got, _ = load_fashion_mnist(progress=False, verify=False)
+    np.testing.assert_array_equal(got, images)
+    places = datasets.fetch("fashion-mnist", download=False, verify=False, progress=False)
+    assert [(p.split, p.origin, p.checked, p.folder) for p in places] == [
+        (split, "$SOFTREG_DATA", False, tmp_path / "env") for split in ("train", "test")
+    ]

@@ -80,7 +80,7 @@ def _fetch_once(url: str, part: Path, timeout: float, progress: bool, name: str)
                     if now - window_start >= timeout:
                         if window_bytes < _MIN_BYTES_PER_WINDOW:
                             raise StalledError(
-                                f"stalled: {window_bytes} bytes in {now - window_start:.0f} s"
+                                f"stalled: {window_bytes} bytes in {now - window_start:.1f} s"
                             )
                         window_start, window_bytes = now, 0
     if total is not None and part.stat().st_size != total:
@@ -147,6 +147,8 @@ def download(
                 _fetch_once(url, part, timeout, progress, dest.name)
             except (OSError, HTTPException, ValueError) as exc:
                 reason = getattr(exc, "reason", exc)
+                if isinstance(reason, TimeoutError) and not isinstance(reason, StalledError):
+                    reason = StalledError(f"stalled: no data for {timeout:g} s")
                 if isinstance(exc, urllib.error.HTTPError) and exc.code in (403, 404, 410):
                     errors.append(f"{url}: HTTP {exc.code}")
                     with contextlib.suppress(FileNotFoundError):

@@ -174,10 +174,14 @@ def locate(
     bases = tuple(mirrors) if mirrors is not None else mirrors_from_env(spec.mirrors)
     for file_spec in (split_spec.labels, split_spec.images):
         dest = target / file_spec.filename
-        if dest.exists() and dest not in bad:
-            continue
-        urls = [base.rstrip("/") + "/" + file_spec.filename for base in bases]
         verify_part = verify_download(file_spec, spec.info.name, checked)
+        if dest.exists() and dest not in bad:
+            try:
+                verify_part(dest)  # e.g. the other file of the split was missing: keep this one
+                continue
+            except ValueError:
+                pass  # truncated or damaged: download it again
+        urls = [base.rstrip("/") + "/" + file_spec.filename for base in bases]
         try:
             download(urls, dest, verify=verify_part, progress=progress, timeout=timeout)
         except DownloadError as exc:
