@@ -100,7 +100,7 @@ def test_fit_predicts_a_photo_and_json_records_what_was_done(
         "--model",
         str(digits_run / "model.npz"),
         "--fit",
-        str(tmp_path / "p0.jpg"),
+        str(tmp_path / "p0"),
     )
     assert status == 0
     assert out.startswith(f"{tmp_path / 'p0'}: ")
