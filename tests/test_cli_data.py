@@ -111,6 +111,11 @@ def test_found_files_that_fail_their_checksum_are_skipped_and_named(synthetic, t
     assert "skipped:" in err
     assert "checksum mismatch" in err
     assert str(tmp_path / "usr-share" / "train-labels-idx1-ubyte.gz") in err
+    status, out, _ = run(capsys, "data", "list")
+    assert status == 0
+    (line,) = [line for line in out.splitlines() if line.startswith("fashion-mnist")]
+    assert "not found (softreg data fetch fashion-mnist); skipped: " in line
+    assert "checksum mismatch" in line
 
 
 def test_your_own_folder_is_structure_checked_unless_verify(synthetic, tmp_path, capsys):

@@ -183,7 +183,12 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         if not row["found"]:
-            print(f"{row['dataset']:<14} -      not found (softreg data fetch {row['dataset']})")
+            # Files that were found but failed their check are named: they are why.
+            skipped = row["reason"].partition(" (skipped: ")[2].rstrip(")")
+            why = f"; skipped: {skipped}" if skipped else ""
+            print(
+                f"{row['dataset']:<14} -      not found (softreg data fetch {row['dataset']}){why}"
+            )
             continue
         checked = "sha256-checked" if row["checked"] else "not-checksummed"
         print(
