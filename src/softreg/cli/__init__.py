@@ -33,8 +33,9 @@ EPILOG = """examples:
   softreg inspect --model runs/fmnist/model.npz
 
 data: Fashion-MNIST is found in $SOFTREG_DATA, the download cache or Debian's
-dataset-fashion-mnist package (apt-get install dataset-fashion-mnist), else downloaded;
---data-dir DIR reads any folder in MNIST file layout."""
+dataset-fashion-mnist package (apt-get install dataset-fashion-mnist), else downloaded,
+checked by SHA-256 (softreg data fetch NAME does it ahead; softreg data list shows where);
+--data-dir DIR reads your own folder in MNIST file layout (structure checked, no checksum)."""
 MODEL_HELP = "model file written by softreg train (RUN_DIR/model.npz)"
 
 
@@ -174,8 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--fit",
         action="store_true",
         help="prepare photos of any size as Fashion-MNIST's were made: grayscale, trim the "
-        "background, invert a light background, fit the longer side, centre (--json records "
-        "each step)",
+        "background, invert a dark object on a light background, fit the longer side, centre "
+        "(--json records each step)",
     )
     predict.add_argument("--json", action="store_true", help="print one JSON object")
 
