@@ -149,6 +149,12 @@ def test_large_photo_is_reduced_first(tmp_path):
     assert any(step.startswith("reduced 3000x1800 -> 1024x614") for step in record["steps"])
     reference, _ = fit_image(_save(tmp_path / "small.png", shirt()))
     np.testing.assert_allclose(fitted.astype(int), reference.astype(int), atol=12)
+    # A large JPEG is decoded at a reduced scale straight away.
+    fitted, record = fit_image(_save(tmp_path / "big.jpg", big, quality=95))
+    assert "decoded at reduced scale 1500x900 (JPEG)" in record["steps"]
+    assert record["source"]["size"] == [3000, 1800]
+    a, b = fitted > 100, reference > 100
+    assert (a & b).sum() / (a | b).sum() > 0.9
 
 
 def bomb_png(path: Path, width: int, height: int) -> Path:

@@ -117,12 +117,17 @@ def _decode(path: Path, picture: Any, work_side: int | None) -> tuple[Any, list[
     from PIL import Image, ImageOps
 
     steps = []
+    size = picture.size
     if work_side is not None and picture.format == "JPEG":
-        picture.draft("RGB", (work_side, work_side))  # decode at 1/2, 1/4 or 1/8 scale: fast
+        # Decode at 1/2, 1/4 or 1/8 scale when the longer side stays >= work_side: fast.
+        longer = max(size)
+        picture.draft("RGB", (size[0] * work_side // longer, size[1] * work_side // longer))
     try:
         picture.load()
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{path}: damaged or truncated {picture.format} image ({exc})") from None
+    if picture.size != size:
+        steps.append(f"decoded at reduced scale {picture.size[0]}x{picture.size[1]} (JPEG)")
     if work_side is not None and picture.getexif().get(0x0112, 1) not in (1, None):
         picture = ImageOps.exif_transpose(picture)
         steps.append("rotated upright (EXIF orientation)")
