@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageFile
 
 from softreg.datasets import load_fashion_mnist
 from softreg.datasets.images import ImageError, fit_image, is_image_file, read_image
@@ -174,7 +174,7 @@ def bomb_png(path: Path, width: int, height: int) -> Path:
 
 def test_bad_pictures_each_get_a_clear_error(tmp_path, monkeypatch):
     loads = []
-    monkeypatch.setattr(Image.Image, "load", lambda self: loads.append(self))
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: loads.append(self))
     with pytest.raises(ImageError, match=r"bomb\.png: refused before decoding.*400000000 pixels"):
         fit_image(bomb_png(tmp_path / "bomb.png", 20000, 20000))
     with pytest.raises(ImageError, match=r"12000x12000 pixels.*refused before decoding"):
