@@ -147,13 +147,14 @@ def test_predict_png_npy_and_idx(
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda p: Image.new("L", (28, 28)).save(p / "x.png"), "expects 8x8"),
+        (lambda p: Image.new("L", (28, 28)).save(p / "x.png"), "expects 8x8.*--fit"),
         (lambda p: Image.new("RGB", (9, 8)).save(p / "x.png"), "9x8 pixels"),
         (lambda p: np.save(p / "x.npy", np.zeros((3, 7, 7))), "not 8x8 images"),
         (lambda p: np.save(p / "x.npy", np.full((8, 8), 40.0)), r"must lie in \[0, 16\]"),
         (lambda p: (p / "x.png").write_bytes(b"not an image"), "not a readable PNG"),
         (lambda p: (p / "x.bin").write_bytes(b"\x00\x00\x08"), "not a PNG/JPEG image"),
-        (lambda p: Image.new("I;16", (8, 8)).save(p / "x.png"), "16-bit or float"),
+        (lambda p: Image.new("I;16", (9, 9)).save(p / "x.png"), "9x9 pixels"),
+        (lambda p: (p / "x.png").write_bytes(b""), "empty file"),
     ],
 )
 def test_predict_refuses_bad_inputs(

@@ -28,11 +28,14 @@ EPILOG = """examples:
   softreg train --dataset fashion-mnist --out runs/fmnist
   softreg evaluate --model runs/fmnist/model.npz --dataset fashion-mnist --json
   softreg predict --model runs/fmnist/model.npz shoe.png batch.npy t10k-images-idx3-ubyte.gz
+  softreg predict --model runs/fmnist/model.npz --fit photo.jpg
+  softreg data list
   softreg inspect --model runs/fmnist/model.npz
 
 data: Fashion-MNIST is found in $SOFTREG_DATA, the download cache or Debian's
-dataset-fashion-mnist package (apt-get install dataset-fashion-mnist), else downloaded;
---data-dir DIR reads any folder in MNIST file layout."""
+dataset-fashion-mnist package (apt-get install dataset-fashion-mnist), else downloaded,
+checked by SHA-256 (softreg data fetch NAME does it ahead; softreg data list shows where);
+--data-dir DIR reads your own folder in MNIST file layout (structure checked, no checksum)."""
 MODEL_HELP = "model file written by softreg train (RUN_DIR/model.npz)"
 
 
@@ -155,16 +158,25 @@ def build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser(
         "predict",
         parents=[common],
-        help="classify PNG/JPEG images, .npy arrays or IDX files",
-        description="Classify images. PNG/JPEG: 8-bit, exactly the model's size (no resizing), "
-        "colour converted to grayscale; light objects on a dark background, as in MNIST. "
-        ".npy: raw pixels (0..pixel_max) as (H, W), (n, H, W), (H*W,) or (n, H*W). "
-        "Anything else is read as an IDX file (gzip or raw).",
+        help="classify photos (PNG/JPEG), .npy arrays or IDX files",
+        description="Classify images. PNG/JPEG: converted to grayscale; without --fit exactly "
+        "the model's size, light objects on a dark background as in the training data; with "
+        "--fit any photo, prepared as Fashion-MNIST's images were made. .npy: raw pixels "
+        "(0..pixel_max) as (H, W), (n, H, W), (H*W,) or (n, H*W). Anything else is read as an "
+        "IDX file (gzip or raw). Each unreadable input gets its own error line and the others "
+        "are still predicted; the exit status is 1 if any input failed.",
     )
     predict.add_argument("--model", required=True, metavar="FILE", help=MODEL_HELP)
     predict.add_argument("inputs", nargs="+", metavar="INPUT", help="image, .npy or IDX file")
     predict.add_argument(
         "--top", type=positive_int, default=3, help="classes shown per image (default 3)"
+    )
+    predict.add_argument(
+        "--fit",
+        action="store_true",
+        help="prepare photos of any size as Fashion-MNIST's were made: grayscale, trim the "
+        "background, invert a dark object on a light background, fit the longer side, centre "
+        "(--json records each step)",
     )
     predict.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -177,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("--model", required=True, metavar="FILE", help=MODEL_HELP)
     inspect.add_argument("--json", action="store_true", help="print the file's JSON header")
+
+    from softreg.cli._data_command import add_data_parser
+
+    add_data_parser(sub, common)
     return parser
 
 
@@ -212,6 +228,10 @@ def _main(argv: Sequence[str] | None) -> int:
             return run_evaluate(args)
         if args.command == "predict":
             return run_predict(args)
+        if args.command == "data":
+            from softreg.cli._data_command import run_data
+
+            return run_data(args)
         return run_inspect(args)
     except BrokenPipeError:
         # The reader went away (`softreg predict ... | head`): stop quietly, as Unix tools do.

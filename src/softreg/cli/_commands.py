@@ -82,15 +82,27 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    """Top classes with probabilities for every image in every input file."""
+    """Top classes with probabilities for every image in every input file.
+
+    Each input that cannot be read gets its own one-line error on stderr while the others are
+    still predicted; the exit status is 1 when any input failed.
+    """
     model, header = _open_model(args.model)
     prep = _preprocessing(header, None, "predict")
     names = _names(model, header)
     k = max(1, min(args.top, len(names)))
-    results = []
+    fit = getattr(args, "fit", False)
+    results: list[dict[str, Any]] = []
+    errors: list[dict[str, str]] = []
     batch_inputs = set()
     for path in args.inputs:
-        images = read_inputs(path, prep)
+        try:
+            images, record = read_inputs(path, prep, fit=fit)
+        except (ValueError, OSError) as exc:
+            message = " ".join(str(exc).split())
+            errors.append({"input": path, "error": message})
+            print(f"softreg predict: error: {message}", file=sys.stderr, flush=True)
+            continue
         proba = model.predict_proba(to_features(images, prep))
         if len(proba) > 1:
             batch_inputs.add(path)
@@ -100,17 +112,17 @@ def run_predict(args: argparse.Namespace) -> int:
                 {"label": model.classes_[j].item(), "name": names[j], "probability": float(row[j])}
                 for j in order
             ]
-            results.append({"input": path, "index": index, "top": top})
+            result: dict[str, Any] = {"input": path, "index": index, "top": top}
+            if record is not None:
+                result["fit"] = record
+            results.append(result)
+            if not args.json:
+                where = path + (f"[{index}]" if len(proba) > 1 else "")
+                shown = ", ".join(f"{t['name']} {t['probability']:.3f}" for t in top)
+                print(f"{where}: {shown}", flush=True)
     if args.json:
-        print(json.dumps({"model": args.model, "predictions": results}))
-    else:
-        for result in results:
-            where = result["input"]
-            if where in batch_inputs:  # a file with several images: say which one
-                where += f"[{result['index']}]"
-            shown = ", ".join(f"{t['name']} {t['probability']:.3f}" for t in result["top"])
-            print(f"{where}: {shown}")
-    return 0
+        print(json.dumps({"model": args.model, "predictions": results, "errors": errors}))
+    return 1 if errors else 0
 
 
 def run_inspect(args: argparse.Namespace) -> int:
