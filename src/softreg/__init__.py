@@ -4,6 +4,7 @@ Flat re-exports only; every name lives in its own module.
 """
 
 from softreg import datasets
+from softreg.export import export_onnx
 from softreg.functional import (
     binary_cross_entropy,
     binary_cross_entropy_grad,
@@ -43,6 +44,7 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_grad",
     "datasets",
+    "export_onnx",
     "fit_resumable",
     "fit_stream",
     "huber_loss",

@@ -29,6 +29,7 @@ EPILOG = """examples:
   softreg evaluate --model runs/fmnist/model.npz --dataset fashion-mnist --json
   softreg predict --model runs/fmnist/model.npz shoe.png batch.npy t10k-images-idx3-ubyte.gz
   softreg inspect --model runs/fmnist/model.npz
+  softreg export --model runs/fmnist/model.npz --format onnx --out runs/fmnist/model.onnx
 
 data: Fashion-MNIST is found in $SOFTREG_DATA, the download cache or Debian's
 dataset-fashion-mnist package (apt-get install dataset-fashion-mnist), else downloaded;
@@ -161,7 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
         ".npy: raw pixels (0..pixel_max) as (H, W), (n, H, W), (H*W,) or (n, H*W). "
         "Anything else is read as an IDX file (gzip or raw).",
     )
-    predict.add_argument("--model", required=True, metavar="FILE", help=MODEL_HELP)
+    predict.add_argument(
+        "--model",
+        required=True,
+        metavar="FILE",
+        help=MODEL_HELP + ", or an export of softreg export (.onnx, run in onnxruntime)",
+    )
     predict.add_argument("inputs", nargs="+", metavar="INPUT", help="image, .npy or IDX file")
     predict.add_argument(
         "--top", type=positive_int, default=3, help="classes shown per image (default 3)"
@@ -177,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("--model", required=True, metavar="FILE", help=MODEL_HELP)
     inspect.add_argument("--json", action="store_true", help="print the file's JSON header")
+
+    from softreg.cli._export import add_export_parser
+
+    add_export_parser(sub, common)
     return parser
 
 
@@ -199,6 +209,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_evaluate(args)
         if args.command == "predict":
             return run_predict(args)
+        if args.command == "export":
+            from softreg.cli._export import run_export
+
+            return run_export(args)
         return run_inspect(args)
     except BrokenPipeError:
         # The reader went away (`softreg predict ... | head`): stop quietly, as Unix tools do.
