@@ -12,7 +12,8 @@ Conventions
   - ``probabilities``: ``(batch, n_classes)`` of ``dtype``: ``Softmax`` of the logits (one
     ``Sigmoid`` per label for a multi-label MLP);
   - ``label``: ``(batch,)`` holding ``classes_[argmax(logits)]`` (``ArgMax`` then ``Gather`` from
-    a constant tensor of the classes: int64, double or string), or for a multi-label MLP the
+    a constant tensor of the classes: int64, double or string; ``ArgMax`` alone when the classes
+    are ``0..n_classes-1``), or for a multi-label MLP the
     ``(batch, n_labels)`` int64 indicator ``logits > 0``, which is ``probabilities > 0.5``
     without the rounding of the sigmoid (as ``MLPClassifier.predict`` decides).
 
@@ -214,10 +215,15 @@ def build_graph(
         label_type = helper.make_tensor_value_info("label", TensorProto.INT64, ["batch", n_out])
     else:
         node("Softmax", ["logits"], "probabilities", axis=1)
-        index = node("ArgMax", ["logits"], "label_index", axis=1, keepdims=0)
-        table, label_elem = _classes_tensor(classes)
-        inits.append(table)
-        node("Gather", ["classes", index], "label", axis=0)
+        if classes.dtype.kind in "iu" and np.array_equal(classes, np.arange(len(classes))):
+            # Labels 0..k-1 are their own indices: ArgMax's int64 output is the label.
+            node("ArgMax", ["logits"], "label", axis=1, keepdims=0)
+            label_elem = TensorProto.INT64
+        else:
+            index = node("ArgMax", ["logits"], "label_index", axis=1, keepdims=0)
+            table, label_elem = _classes_tensor(classes)
+            inits.append(table)
+            node("Gather", ["classes", index], "label", axis=0)
         label_type = helper.make_tensor_value_info("label", label_elem, ["batch"])
     check_opset(opset, ops)
 
