@@ -23,6 +23,7 @@ $(VENV)/.dev-stamp: pyproject.toml
 run: $(VENV)/.run-stamp
 	$(VENV)/bin/softreg train --dataset fashion-mnist --out $(RUN_DIR) --overwrite
 	$(VENV)/bin/softreg evaluate --model $(RUN_DIR)/model.npz --dataset fashion-mnist
+	@echo "report: file://$(abspath $(RUN_DIR))/report.html"
 
 # The whole test suite, after the linters (ruff, mypy) configured in pyproject.toml. One BLAS
 # thread: on 2 cores OpenBLAS's threads otherwise fight pytest's work and the suite runs 5x slower.

@@ -30,6 +30,7 @@ EPILOG = """examples:
   softreg predict --model runs/fmnist/model.npz shoe.png batch.npy t10k-images-idx3-ubyte.gz
   softreg inspect --model runs/fmnist/model.npz
   softreg export --model runs/fmnist/model.npz --format onnx --out runs/fmnist/model.onnx
+  softreg report runs/fmnist                    # rebuild runs/fmnist/report.html
 
 data: Fashion-MNIST is found in $SOFTREG_DATA, the download cache or Debian's
 dataset-fashion-mnist package (apt-get install dataset-fashion-mnist), else downloaded;
@@ -185,8 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="print the file's JSON header")
 
     from softreg.cli._export import add_export_parser
+    from softreg.cli._html_report import add_report_parser
 
     add_export_parser(sub, common)
+    add_report_parser(sub, common)
     return parser
 
 
@@ -213,6 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from softreg.cli._export import run_export
 
             return run_export(args)
+        if args.command == "report":
+            from softreg.cli._html_report import run_report
+
+            return run_report(args)
         return run_inspect(args)
     except BrokenPipeError:
         # The reader went away (`softreg predict ... | head`): stop quietly, as Unix tools do.
