@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import shutil
 from html.parser import HTMLParser
-from pathlib import Path
 
 import html5lib
 import numpy as np
@@ -16,74 +14,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.metrics import precision_recall_fscore_support
 
+import report_runs
+from report_runs import CV
 from softreg.cli import main
-from softreg.report import build_report, write_report
+from softreg.report import build_report
 from softreg.report.charts import cell_shade, confusion_table, line_chart, nice_ticks
 from softreg.report.html import PALETTE, contrast_ratio, readable_text_on
 from softreg.report.sections import per_class_scores
 
-# -- fixtures: real run directories of `softreg train`, plus the optional extras ------------------
-
-
-@pytest.fixture(scope="module")
-def softmax_run(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "digits-softmax"
-    assert main(["train", "--dataset", "digits", "--out", str(out), "--quiet"]) == 0
-    return out
-
-
-@pytest.fixture(scope="module")
-def mlp_run(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "digits-mlp"
-    argv = ["train", "--dataset", "digits", "--model", "mlp", "--epochs", "3", "--out", str(out)]
-    assert main([*argv, "--quiet"]) == 0
-    return out
-
-
-def _png(colour: tuple[int, int, int]) -> bytes:
-    from PIL import Image, ImageDraw
-
-    image = Image.new("RGB", (120, 80), "white")
-    ImageDraw.Draw(image).line([(5, 75), (115, 5)], fill=colour, width=4)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-CV = {
-    "Cs": [0.01, 0.1, 1.0, 10.0, 100.0],
-    "mean_log_loss": [0.61, 0.42, 0.37, 0.39, 0.44],
-    "std_error": [0.01, 0.01, 0.008, 0.009, 0.012],
-    "C": 1.0,
-    "folds": 5,
-    "scoring": "mean validation log-loss",
-}
-CALIBRATION = {
-    "temperature": 1.31,
-    "before": {"ece": 0.0412, "nll": 0.4498, "brier": 0.2213},
-    "after": {"ece": 0.0123, "nll": 0.4311, "brier": 0.2190},
-}
-INFERENCE = [
-    {"class": "1", "feature": "pixel 0", "coef": 0.12, "std_err": 0.05, "z": 2.4, "p_value": 0.016},
-    {"class": "1", "feature": "pixel 1", "coef": -0.3, "std_err": 0.2, "z": -1.5, "p_value": 0.13},
-]
-
-
-@pytest.fixture(scope="module")
-def full_run(softmax_run, tmp_path_factory) -> Path:
-    """The softmax run with every optional part: CV, calibration, inference, an ONNX export."""
-    pytest.importorskip("onnxruntime")
-    out = tmp_path_factory.mktemp("runs") / "digits-full"
-    shutil.copytree(softmax_run, out)
-    metrics = json.loads((out / "metrics.json").read_text())
-    metrics.update(cv=CV, calibration=CALIBRATION, inference=INFERENCE)
-    (out / "metrics.json").write_text(json.dumps(metrics))
-    (out / "calibration.png").write_bytes(_png((164, 22, 26)))
-    argv = ["export", "--model", str(out / "model.npz"), "--out", str(out / "model.onnx")]
-    assert main([*argv, "--quiet"]) == 0
-    assert write_report(out).name == "report.html"
-    return out
-
+# Module-scoped run directories (tests/report_runs.py), shared with the browser test.
+softmax_run = report_runs.softmax_run
+mlp_run = report_runs.mlp_run
+full_run = report_runs.full_run
 
 # -- structure ---------------------------------------------------------------------------------
 
@@ -336,3 +278,18 @@ def test_line_chart_skips_non_finite_points_and_names_itself() -> None:
         )
         == ""
     )
+
+
+def test_long_inference_tables_are_cut_with_a_note(softmax_run, tmp_path) -> None:
+    from softreg.report.sections import MAX_INFERENCE_ROWS
+
+    run = tmp_path / "run"
+    shutil.copytree(softmax_run, run)
+    rows = [{"feature": f"pixel {k}", "coef": 0.5} for k in range(MAX_INFERENCE_ROWS + 7)]
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["inference"] = rows
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    text = build_report(run)
+    assert f"({MAX_INFERENCE_ROWS + 7} rows, the first {MAX_INFERENCE_ROWS} shown)" in text
+    assert f"pixel {MAX_INFERENCE_ROWS - 1}<" in text
+    assert f"pixel {MAX_INFERENCE_ROWS}<" not in text

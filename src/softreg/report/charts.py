@@ -17,8 +17,8 @@ from softreg.report.html import PALETTE, contrast_ratio, esc, readable_text_on
 __all__ = ["cell_shade", "confusion_table", "line_chart", "nice_ticks"]
 
 _DASHES = ("", "7 4", "2 3", "9 3 2 3")
-_W, _H = 640, 300
-_LEFT, _RIGHT, _TOP, _BOTTOM = 64, 150, 16, 46
+_PLOT_W, _H = 490, 300
+_LEFT, _TOP, _BOTTOM = 64, 16, 46
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
@@ -92,7 +92,10 @@ def line_chart(
     x_lo, x_hi = min(x_lo, x_ticks[0]), max(x_hi, x_ticks[-1])
     if x_hi == x_lo:
         x_hi = x_lo + 1
-    pw, ph = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+    # Room on the right for the legend: ~7 px per character of the longest name at 12 px.
+    right = 60 + 7 * max(len(name) for name in clean)
+    width = _LEFT + _PLOT_W + right
+    pw, ph = _PLOT_W, _H - _TOP - _BOTTOM
 
     def px(v: float) -> float:
         return _LEFT + (v - x_lo) / (x_hi - x_lo) * pw
@@ -102,11 +105,11 @@ def line_chart(
 
     ink, muted = PALETTE["text"], PALETTE["muted"]
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" width="{_W}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {_H}" width="{width}" '
         f'height="{_H}" role="img" aria-labelledby="{chart_id}-t {chart_id}-d">',
         f'<title id="{chart_id}-t">{esc(title)}</title>',
         f'<desc id="{chart_id}-d">{esc(description)}</desc>',
-        f'<rect x="0" y="0" width="{_W}" height="{_H}" fill="{PALETTE["bg"]}"/>',
+        f'<rect x="0" y="0" width="{width}" height="{_H}" fill="{PALETTE["bg"]}"/>',
     ]
     for t in y_ticks:
         ty = py(t)

@@ -155,7 +155,8 @@ code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, mono
   min-width: 10rem; }
 .card .value { font-size: 1.6rem; font-weight: 700; }
 table { border-collapse: collapse; background: %(bg)s; margin: 0.4rem 0 0.8rem; }
-caption { text-align: left; font-weight: 600; padding: 0.2rem 0; caption-side: top; }
+caption { text-align: left; font-weight: 600; padding: 0.2rem 0; caption-side: top;
+  width: max-content; max-width: 60rem; }
 th, td { border: 1px solid %(rule)s; padding: 0.25rem 0.55rem; vertical-align: top; }
 thead th { background: %(panel)s; }
 th[scope=row] { text-align: left; font-weight: 600; }

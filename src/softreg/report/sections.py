@@ -320,7 +320,7 @@ def cv_section(data: RunData) -> Section:
     metric = _first(cv, ("scoring", "metric", "score_name")) or "mean validation score"
     body = _facts(
         [
-            ("chosen C", _num(chosen, 6) if chosen is not None else None),
+            ("chosen C", f"{chosen:g}" if isinstance(chosen, (int, float)) else chosen),
             ("folds", _first(cv, ("folds", "n_folds", "cv", "k"))),
             ("rule", _first(cv, ("rule", "selection"))),
             ("score", metric),
@@ -405,21 +405,29 @@ def calibration_section(data: RunData) -> Section:
     return "Calibration", body
 
 
+#: Rows of the coefficient table shown at most (a full Fashion-MNIST table has 7,850).
+MAX_INFERENCE_ROWS = 300
+
+
 def inference_section(data: RunData) -> Section:
     rows = data.inference
     if not rows:
         return None
-    columns = list(dict.fromkeys(k for r in rows for k in r))
-    numeric = [all(isinstance(r.get(c), (int, float)) for r in rows) for c in columns]
-    return "Coefficient inference", '<div class="scroll">' + table(
+    shown = rows[:MAX_INFERENCE_ROWS]
+    columns = list(dict.fromkeys(k for r in shown for k in r))
+    numeric = [all(isinstance(r.get(c), (int, float)) for r in shown) for c in columns]
+    caption = f"Coefficients with standard errors and tests ({len(rows)} rows"
+    caption += f", the first {len(shown)} shown)" if len(shown) < len(rows) else ")"
+    body = table(
         columns,
         [
             [_num(r.get(c), 4) if isinstance(r.get(c), float) else r.get(c, "") for c in columns]
-            for r in rows
+            for r in shown
         ],
-        caption=f"Coefficients with standard errors and tests ({len(rows)} rows)",
+        caption=caption,
         numeric=numeric,
-    ) + "</div>"
+    )
+    return "Coefficient inference", f'<div class="scroll">{body}</div>'
 
 
 def onnx_section(data: RunData) -> Section:
