@@ -85,6 +85,7 @@ def test_train_writes_a_self_contained_report(softmax_run) -> None:
     ]
     assert all(img.get("alt") for img in found.imgs)
     assert "@media print" in text
+    assert (softmax_run / "report.html").stat().st_size < 2_000_000
 
 
 def test_report_shows_what_the_run_has(softmax_run) -> None:
