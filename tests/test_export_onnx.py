@@ -257,3 +257,25 @@ def test_read_metadata_refuses_foreign_files(tmp_path) -> None:
 def test_parity_record_is_json(softmax_model, tmp_path) -> None:
     out = export_onnx(softmax_model, tmp_path / "m.onnx")
     assert json.loads(json.dumps(out)) == out
+
+
+def test_agrees_with_skl2onnx_on_the_same_coefficients(softmax_model, digits, tmp_path) -> None:
+    """A second, independent converter: skl2onnx's LinearClassifier of a LogisticRegression
+    holding the same (scaled) coefficients gives the same probabilities and labels."""
+    skl2onnx = pytest.importorskip("skl2onnx")
+    X, _ = digits
+    twin = LogisticRegression()
+    twin.coef_ = softmax_model.coef_.astype(np.float64) / 16
+    twin.intercept_ = softmax_model.intercept_.astype(np.float64)
+    twin.classes_ = softmax_model.classes_
+    twin.n_features_in_ = X.shape[1]
+    theirs = skl2onnx.to_onnx(
+        twin, X[:1].astype(np.float32), options={id(twin): {"zipmap": False}}, target_opset=17
+    )
+    session = ort.InferenceSession(theirs.SerializeToString(), providers=["CPUExecutionProvider"])
+    their_label, their_proba = session.run(None, {session.get_inputs()[0].name: X.astype("f4")})
+    path = tmp_path / "m.onnx"
+    export_onnx(softmax_model, path, check=False)
+    label, proba = _run(path, X.astype(np.float32))
+    np.testing.assert_allclose(proba, their_proba, atol=1e-5)
+    np.testing.assert_array_equal(label, their_label)
