@@ -43,18 +43,37 @@ def _png(colour: tuple[int, int, int]) -> bytes:
     return buffer.getvalue()
 
 
+# The records `softreg train --C auto --cv K` and `--calibrate` put into metrics.json.
 CV = {
-    "Cs": [0.01, 0.1, 1.0, 10.0, 100.0],
-    "mean_log_loss": [0.61, 0.42, 0.37, 0.39, 0.44],
-    "std_error": [0.01, 0.01, 0.008, 0.009, 0.012],
+    "n_folds": 5,
+    "selection": "min",
     "C": 1.0,
-    "folds": 5,
-    "scoring": "mean validation log-loss",
+    "C_1se": 0.1,
+    "path": {
+        "C": [0.01, 0.1, 1.0, 10.0, 100.0],
+        "mean_log_loss": [0.61, 0.42, 0.37, 0.39, None],  # None: a C the path stopped before
+        "sem_log_loss": [0.01, 0.01, 0.008, 0.009, None],
+        "mean_accuracy": [0.80, 0.84, 0.85, 0.85, None],
+        "n_iter": [5, 6, 8, 9, 0],
+        "fitted": [True, True, True, True, False],
+    },
 }
 CALIBRATION = {
+    "method": "temperature scaling (Guo et al. 2017), fitted on the validation split",
     "temperature": 1.31,
-    "before": {"ece": 0.0412, "nll": 0.4498, "brier": 0.2213},
-    "after": {"ece": 0.0123, "nll": 0.4311, "brier": 0.2190},
+    "validation_samples": 135,
+    "validation_nll": {"before": 0.452, "after": 0.431},
+    "n_bins": 15,
+    "test": {
+        "before": {
+            "ece": 0.0412,
+            "mce": 0.21,
+            "classwise_ece": 0.011,
+            "nll": 0.4498,
+            "brier": 0.22,
+        },
+        "after": {"ece": 0.0123, "mce": 0.09, "classwise_ece": 0.007, "nll": 0.4311, "brier": 0.21},
+    },
 }
 INFERENCE = [
     {"class": "1", "feature": "pixel 0", "coef": 0.12, "std_err": 0.05, "z": 2.4, "p_value": 0.016},

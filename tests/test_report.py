@@ -141,6 +141,10 @@ def test_optional_sections_appear_only_with_their_data(full_run, softmax_run) ->
     assert 'id="chart-cv-t"' in text
     assert "0.0412" in text
     assert "0.0123" in text
+    assert "Calibration on the test set, before and after" in text
+    assert "0.45200 before, 0.43100 after" in text  # validation NLL
+    assert "C by the one-standard-error rule" in text
+    assert "not fitted" in text  # the C the path never reached
     assert "ECE" in text
     assert "pixel 1" in text
     assert "p_value" in text
@@ -150,6 +154,21 @@ def test_optional_sections_appear_only_with_their_data(full_run, softmax_run) ->
     plain = (softmax_run / "report.html").read_text(encoding="utf-8")
     for absent in ('id="cv"', 'id="calibration"', 'id="inference"', 'id="onnx"'):
         assert absent not in plain
+
+
+def test_flat_cv_and_calibration_records(softmax_run, tmp_path) -> None:
+    """Records with the grid and before/after at the top level are read too."""
+    run = tmp_path / "run"
+    shutil.copytree(softmax_run, run)
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["cv"] = {"Cs": [0.1, 1.0, 10.0], "mean_score": [0.8, 0.9, 0.85], "best_C": 1.0}
+    metrics["calibration"] = {"before": {"ece": 0.05}, "after": {"ece": 0.02}}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    text = build_report(run)
+    _strict_parse(text)
+    assert 'id="chart-cv-t"' in text
+    assert "1 (chosen)" in text
+    assert '<th scope="row">ECE</th><td class="num">0.05000</td>' in text
 
 
 def test_cv_given_as_a_file_name_and_unrecognised_shapes(softmax_run, tmp_path) -> None:

@@ -9,14 +9,15 @@ older softreg simply lacks some of them, and the matching report sections are le
   ``finished_at`` (UTC, ISO 8601; newer runs), and when present:
 
   - ``cv``: a dict, or the name of a JSON file in the run directory holding one (cross-
-    validation; ``softreg train --cv``): the grid under ``Cs``/``C_grid``/``grid``/``C_values``,
-    mean validation scores under ``mean_score``/``mean_scores``/``mean_log_loss``/
-    ``mean_test_score``/``scores``/``mean``, optional spread under ``std``/``std_error``/``se``,
-    the chosen C under ``C``/``best_C``/``chosen_C``/``C_``, and the score's name under
-    ``scoring``/``metric``;
-  - ``calibration``: a dict (``softreg train --calibrate``): ``before``/``after`` dicts of
-    numbers (``ece``, ``nll``/``log_loss``, ``brier``, ...), and scalars such as
-    ``temperature``;
+    validation, ``softreg train --C auto --cv K``): ``C`` (chosen), ``C_1se``, ``n_folds``,
+    ``selection`` and ``path`` with lists ``C``, ``mean_log_loss`` (None where a C was not
+    fitted) and ``sem_log_loss``; flat records (grid under ``Cs``/``C_grid``/``grid``, scores
+    under ``mean_score``/``mean_test_score``/``scores``, chosen C under ``best_C``/``C_``)
+    are read too;
+  - ``calibration``: a dict (``softreg train --calibrate``): scalars and strings (``method``,
+    ``temperature``, ``validation_samples``, ``n_bins``), ``{"before": x, "after": y}`` pairs
+    (``validation_nll``) and dicts of ``before``/``after`` metric dicts (``test``: ``ece``,
+    ``mce``, ``classwise_ece``, ``nll``, ``brier``); ``before``/``after`` at the top level too;
   - ``inference``: a list of row dicts (the coefficient table of ``softreg.stats.summary``),
     or the name of a CSV file in the run directory.
 

@@ -307,37 +307,55 @@ def _first(record: dict[str, Any], keys: Sequence[str]) -> Any:
     return next((record[k] for k in keys if k in record), None)
 
 
+def _is_num(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def cv_section(data: RunData) -> Section:
     cv = data.cv
     if cv is None:
         return None
-    grid = _first(cv, ("Cs", "C_grid", "grid", "C_values", "Cs_"))
-    scores = _first(
-        cv, ("mean_score", "mean_scores", "mean_log_loss", "mean_test_score", "scores", "mean")
-    )
-    spread = _first(cv, ("std", "std_error", "se", "std_score"))
+    # softreg train --C auto --cv K nests the path: {"C", "C_1se", "n_folds", "selection",
+    # "path": {"C": [...], "mean_log_loss": [...], "sem_log_loss": [...], ...}}; flat records
+    # with the grid at the top level are read too.
+    nested = cv.get("path")
+    path: dict[str, Any] = nested if isinstance(nested, dict) else cv
+    grid = _first(path, ("C", "Cs", "C_grid", "grid", "C_values", "Cs_"))
+    score_keys = ("mean_log_loss", "mean_score", "mean_scores", "mean_test_score", "scores", "mean")
+    score_key = next((k for k in score_keys if k in path), None)
+    scores = path.get(score_key) if score_key else None
+    spread = _first(path, ("sem_log_loss", "std_error", "sem", "se", "std", "std_score"))
     chosen = _first(cv, ("C", "best_C", "chosen_C", "C_"))
-    metric = _first(cv, ("scoring", "metric", "score_name")) or "mean validation score"
+    if isinstance(chosen, list):  # a flat record whose "C" is the grid
+        chosen = _first(cv, ("best_C", "chosen_C", "C_"))
+    metric = _first(cv, ("scoring", "metric", "score_name")) or (
+        "mean validation log-loss" if score_key == "mean_log_loss" else "mean validation score"
+    )
+    c_1se = cv.get("C_1se")
     body = _facts(
         [
-            ("chosen C", f"{chosen:g}" if isinstance(chosen, (int, float)) else chosen),
-            ("folds", _first(cv, ("folds", "n_folds", "cv", "k"))),
-            ("rule", _first(cv, ("rule", "selection"))),
+            ("chosen C", f"{chosen:g}" if _is_num(chosen) else chosen),
+            ("C by the one-standard-error rule", f"{c_1se:g}" if _is_num(c_1se) else None),
+            ("folds", _first(cv, ("n_folds", "folds", "cv", "k"))),
+            ("selection", _first(cv, ("selection", "rule"))),
             ("score", metric),
         ]
     )
+    grid = grid if isinstance(grid, list) else []
+    scores = scores if isinstance(scores, list) else []
     ok = (
-        isinstance(grid, list)
-        and isinstance(scores, list)
-        and len(grid) == len(scores) > 0
-        and all(isinstance(v, (int, float)) for v in [*grid, *scores])
+        len(grid) == len(scores) > 0
+        and all(_is_num(c) for c in grid)
+        and all(v is None or _is_num(v) for v in scores)
+        and any(_is_num(v) for v in scores)
     )
     if ok:
+        values = [float("nan") if v is None else float(v) for v in scores]
         marker = None
-        if isinstance(chosen, (int, float)) and chosen in grid:
-            marker = (float(chosen), float(scores[grid.index(chosen)]), f"chosen C = {chosen:g}")
+        if _is_num(chosen) and chosen in grid and _is_num(scores[grid.index(chosen)]):
+            marker = (float(chosen), values[grid.index(chosen)], f"chosen C = {chosen:g}")
         body += line_chart(
-            {str(metric): (grid, scores)},
+            {str(metric): (grid, values)},
             title=f"Cross-validation curve: {metric} against C",
             description=f"{metric} for {len(grid)} values of C from {min(grid):g} to "
             f"{max(grid):g}" + (f"; the chosen C is {chosen:g}." if marker else "."),
@@ -348,12 +366,14 @@ def cv_section(data: RunData) -> Section:
             chart_id="chart-cv",
         )
         has_spread = isinstance(spread, list) and len(spread) == len(grid)
+        rows = []
+        for k, (c, v) in enumerate(zip(grid, scores, strict=True)):
+            extra = [_num(spread[k], 5)] if has_spread else []
+            shown = "not fitted" if v is None else _num(v, 5)
+            rows.append((f"{c:g}" + (" (chosen)" if c == chosen else ""), shown, *extra))
         body += table(
-            ["C", str(metric), *(["spread"] if has_spread else [])],
-            [
-                (f"{c:g}", _num(s, 5), *([_num(spread[k], 5)] if has_spread else []))
-                for k, (c, s) in enumerate(zip(grid, scores, strict=True))
-            ],
+            ["C", str(metric), *(["standard error"] if has_spread else [])],
+            rows,
             caption="Cross-validation scores per C",
             numeric=[True, True, *([True] if has_spread else [])],
         )
@@ -363,6 +383,26 @@ def cv_section(data: RunData) -> Section:
     return "Cross-validation", body
 
 
+def _before_after(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    before, after = record.get("before"), record.get("after")
+    if isinstance(before, dict) or isinstance(after, dict):
+        return (
+            before if isinstance(before, dict) else {},
+            after if isinstance(after, dict) else {},
+        )
+    return None
+
+
+_CAL_NAMES = {
+    "ece": "ECE",
+    "mce": "MCE",
+    "nll": "NLL",
+    "classwise_ece": "class-wise ECE",
+    "brier": "Brier score",
+    "validation_nll": "validation NLL",
+}
+
+
 def calibration_section(data: RunData) -> Section:
     cal = data.calibration
     png = data.pngs.get("calibration.png")
@@ -370,29 +410,45 @@ def calibration_section(data: RunData) -> Section:
         return None
     body = ""
     if cal is not None:
-        before, after = cal.get("before"), cal.get("after")
-        scalars = [(k, _num(v, 5)) for k, v in cal.items() if isinstance(v, (int, float))]
-        if scalars:
-            body += _facts(scalars)
-        if isinstance(before, dict) or isinstance(after, dict):
-            before = before if isinstance(before, dict) else {}
-            after = after if isinstance(after, dict) else {}
+        # softreg train --calibrate: {"method", "temperature", "validation_samples", "n_bins",
+        # "validation_nll": {"before", "after"}, "test": {"before": {...}, "after": {...}}};
+        # "before"/"after" at the top level are read too.
+        facts: list[tuple[str, Any]] = []
+        for k, v in cal.items():
+            name = _CAL_NAMES.get(k, k.replace("_", " "))
+            if _is_num(v) or isinstance(v, str):
+                facts.append((name, _num(v, 5) if _is_num(v) else v))
+            elif isinstance(v, dict) and _is_num(v.get("before")) and _is_num(v.get("after")):
+                facts.append((name, f"{_num(v['before'], 5)} before, {_num(v['after'], 5)} after"))
+        if facts:
+            body += _facts(facts)
+        where = {"test": "on the test set", "validation": "on the validation split"}
+        found = [(where.get(k, k), _before_after(v)) for k, v in cal.items() if isinstance(v, dict)]
+        top = _before_after(cal)
+        if top is not None:
+            found.insert(0, ("", top))
+        for label, pair in found:
+            if pair is None:
+                continue
+            before, after = pair
             keys = [
                 k
                 for k in dict.fromkeys([*before, *after])
-                if isinstance(before.get(k, after.get(k)), (int, float))
+                if _is_num(before.get(k)) or _is_num(after.get(k))
             ]
+            if not keys:
+                continue
             body += table(
                 ["metric", "before", "after"],
                 [
                     (
-                        k.upper() if k in ("ece", "nll", "mce") else k,
+                        _CAL_NAMES.get(k, k.replace("_", " ")),
                         _num(before.get(k), 5),
                         _num(after.get(k), 5),
                     )
                     for k in keys
                 ],
-                caption="Calibration on held-out data, before and after",
+                caption=f"Calibration {label}, before and after".replace("  ", " "),
                 numeric=[False, True, True],
             )
     if png is not None:
