@@ -301,7 +301,7 @@ def test_line_chart_skips_non_finite_points_and_names_itself() -> None:
 
 
 def test_long_inference_tables_are_cut_with_a_note(softmax_run, tmp_path) -> None:
-    from softreg.report.sections import MAX_INFERENCE_ROWS
+    from softreg.report.analyses import MAX_INFERENCE_ROWS
 
     run = tmp_path / "run"
     shutil.copytree(softmax_run, run)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -21,7 +22,10 @@ __all__ = [
     "Markup",
     "contrast_ratio",
     "esc",
+    "facts",
+    "figure",
     "img_png",
+    "num",
     "page",
     "readable_text_on",
     "table",
@@ -126,6 +130,31 @@ def table(
 
 class Markup(str):
     """A string already in HTML (not escaped again by `table`)."""
+
+
+def num(value: Any, digits: int = 4) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "n/a" if value is None else str(value)
+    if isinstance(value, int):
+        return str(value)
+    if not math.isfinite(value):
+        return str(value)
+    return (
+        f"{value:.{digits}f}" if abs(value) >= 10 ** (-digits + 1) or value == 0 else f"{value:.3g}"
+    )
+
+
+def facts(items: Sequence[tuple[str, Any]]) -> str:
+    rows = "".join(
+        f"<dt>{esc(k)}</dt><dd>{v if isinstance(v, Markup) else esc(v)}</dd>"
+        for k, v in items
+        if v not in (None, "", [])
+    )
+    return f'<dl class="facts">{rows}</dl>'
+
+
+def figure(png: bytes, alt: str, caption: str) -> str:
+    return f"<figure>{img_png(png, alt)}<figcaption>{esc(caption)}</figcaption></figure>"
 
 
 _CSS = """
