@@ -38,6 +38,7 @@ data: $(VENV)/.run-stamp
 run: $(VENV)/.run-stamp data
 	$(VENV)/bin/softreg train --dataset fashion-mnist --out $(RUN_DIR) --overwrite
 	$(VENV)/bin/softreg evaluate --model $(RUN_DIR)/model.npz --dataset fashion-mnist
+	@echo "report: file://$(abspath $(RUN_DIR))/report.html"
 
 # The whole test suite, after the linters (ruff, mypy) configured in pyproject.toml. One BLAS
 # thread: on 2 cores OpenBLAS's threads otherwise fight pytest's work and the suite runs 5x slower.

@@ -288,7 +288,12 @@ def test_overwrite_replaces_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[
         "--quiet",
     )
     assert status == 0
-    assert sorted(p.name for p in out.iterdir()) == ["history.csv", "metrics.json", "model.npz"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "history.csv",
+        "metrics.json",
+        "model.npz",
+        "report.html",
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
     assert "run directory" in stdout
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from softreg import datasets
+    from softreg.export import export_onnx
     from softreg.functional import (
         binary_cross_entropy,
         binary_cross_entropy_grad,
@@ -53,6 +54,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "cross_entropy": ("softreg.functional", "cross_entropy"),
     "cross_entropy_grad": ("softreg.functional", "cross_entropy_grad"),
     "datasets": ("softreg.datasets", None),
+    "export_onnx": ("softreg.export", "export_onnx"),
     "fit_resumable": ("softreg.resume", "fit_resumable"),
     "fit_stream": ("softreg.streaming", "fit_stream"),
     "huber_loss": ("softreg.functional", "huber_loss"),
@@ -100,6 +102,7 @@ __all__ = [
     "cross_entropy",
     "cross_entropy_grad",
     "datasets",
+    "export_onnx",
     "fit_resumable",
     "fit_stream",
     "huber_loss",

@@ -31,6 +31,8 @@ EPILOG = """examples:
   softreg predict --model runs/fmnist/model.npz --fit photo.jpg
   softreg data list
   softreg inspect --model runs/fmnist/model.npz
+  softreg export --model runs/fmnist/model.npz --format onnx --out runs/fmnist/model.onnx
+  softreg report runs/fmnist                    # rebuild runs/fmnist/report.html
 
 data: Fashion-MNIST is found in $SOFTREG_DATA, the download cache or Debian's
 dataset-fashion-mnist package (apt-get install dataset-fashion-mnist), else downloaded,
@@ -166,7 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
         "IDX file (gzip or raw). Each unreadable input gets its own error line and the others "
         "are still predicted; the exit status is 1 if any input failed.",
     )
-    predict.add_argument("--model", required=True, metavar="FILE", help=MODEL_HELP)
+    predict.add_argument(
+        "--model",
+        required=True,
+        metavar="FILE",
+        help=MODEL_HELP + ", or an export of softreg export (.onnx, run in onnxruntime)",
+    )
     predict.add_argument("inputs", nargs="+", metavar="INPUT", help="image, .npy or IDX file")
     predict.add_argument(
         "--top", type=positive_int, default=3, help="classes shown per image (default 3)"
@@ -193,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     from softreg.cli._data_command import add_data_parser
 
     add_data_parser(sub, common)
+    from softreg.cli._export import add_export_parser
+    from softreg.cli._html_report import add_report_parser
+
+    add_export_parser(sub, common)
+    add_report_parser(sub, common)
     return parser
 
 
@@ -232,6 +244,14 @@ def _main(argv: Sequence[str] | None) -> int:
             from softreg.cli._data_command import run_data
 
             return run_data(args)
+        if args.command == "export":
+            from softreg.cli._export import run_export
+
+            return run_export(args)
+        if args.command == "report":
+            from softreg.cli._html_report import run_report
+
+            return run_report(args)
         return run_inspect(args)
     except BrokenPipeError:
         # The reader went away (`softreg predict ... | head`): stop quietly, as Unix tools do.

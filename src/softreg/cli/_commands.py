@@ -17,6 +17,11 @@ __all__ = ["run_evaluate", "run_inspect", "run_predict"]
 
 
 def _open_model(path: str) -> tuple[Any, dict[str, Any]]:
+    if str(path).lower().endswith(".onnx"):
+        raise ValueError(
+            f"--model {path}: an ONNX export; this command reads softreg model files (.npz), "
+            "`softreg predict --model FILE.onnx` runs ONNX files"
+        )
     header = io.read_header(path)
     return io.load(path), header
 
@@ -87,7 +92,13 @@ def run_predict(args: argparse.Namespace) -> int:
     Each input that cannot be read gets its own one-line error on stderr while the others are
     still predicted; the exit status is 1 when any input failed.
     """
-    model, header = _open_model(args.model)
+    model: Any
+    if str(args.model).lower().endswith(".onnx"):  # an export of `softreg export`: raw pixels in
+        from softreg.cli._export import open_onnx
+
+        model, header = open_onnx(args.model)
+    else:
+        model, header = _open_model(args.model)
     prep = _preprocessing(header, None, "predict")
     names = _names(model, header)
     k = max(1, min(args.top, len(names)))
@@ -103,7 +114,10 @@ def run_predict(args: argparse.Namespace) -> int:
             errors.append({"input": path, "error": message})
             print(f"softreg predict: error: {message}", file=sys.stderr, flush=True)
             continue
-        proba = model.predict_proba(to_features(images, prep))
+        if hasattr(model, "predict_proba_raw"):
+            proba = model.predict_proba_raw(images.reshape(len(images), -1))
+        else:
+            proba = model.predict_proba(to_features(images, prep))
         if len(proba) > 1:
             batch_inputs.add(path)
         for index, row in enumerate(proba):

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from softreg import datasets, io
 from softreg._atomic import atomic_path
 from softreg._progress import progress
 from softreg.cli._data import fingerprint, load_split, preprocessing_for, to_features
+from softreg.cli._html_report import write_run_report
 from softreg.cli._report import class_names_of, score
 
 __all__ = ["UsageError", "build_model", "run_train"]
@@ -208,6 +210,7 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         "warnings": notes,
         "command": shlex.join(["softreg", *argv]),
         "versions": _versions(),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     metadata = {
         "dataset": {"name": args.dataset, "class_names": names},
@@ -243,6 +246,7 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
             )
         )
         io.save(model, stage / "model.npz", metadata=metadata)
+        report = write_run_report(stage, out.name)
         _publish(stage, out)
     finally:
         if stage.exists():
@@ -257,6 +261,8 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         f"{test_record['accuracy']:.4f}   test log-loss {test_record['log_loss']:.4f}"
     )
     print(f"run directory: {out}  (model.npz, metrics.json, history.csv)")
+    if report:
+        print(f"report: {(out / report).resolve().as_uri()}")
     if plots:
         print("plots:")
         for name in plots:
