@@ -397,6 +397,7 @@ def log_loss(
         _check_proba(np.exp(lp), "exp(log_proba)")
         picked_from = lp
     else:
+        assert proba is not None
         p = _check_proba(proba)
         with np.errstate(divide="ignore"):
             picked_from = np.log(p)

@@ -1,0 +1,114 @@
+"""Covariance from an exact Hessian by Cholesky, and loud, specific failure when it is singular.
+
+Used by :mod:`softreg.stats`. The Hessian is scaled to unit diagonal (``S = D^-1/2 H D^-1/2``,
+which makes the singularity test independent of the features' units), factored ``S = L L^T``
+by LAPACK ``dpotrf``, its conditioning estimated by ``dpocon``, and ``L^-1`` formed by the
+triangular inversion ``dtrtri``: ``H^-1 = D^-1/2 L^-T L^-1 D^-1/2``. No general inverse is
+taken. A failed factorisation names the parameter whose pivot failed and the earlier ones it
+depends on; a numerically singular one names the parameters of its weakest direction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+from numpy.typing import NDArray
+
+__all__ = ["RCOND_MIN", "SingularHessianError", "inverse_hessian"]
+
+Array = NDArray[Any]
+
+#: Reciprocal condition number (of the diagonally scaled Hessian) below which it is singular.
+RCOND_MIN = 1e-13
+
+
+class SingularHessianError(ValueError):
+    """The Hessian is singular: some parameters are not identified by the data."""
+
+
+def inverse_hessian(
+    hessian: Array, grad: Array, meat: Array | None, names: list[str]
+) -> tuple[Array, float]:
+    """Covariance from the Hessian (and meat), and the Newton step left in SE units.
+
+    The Hessian is scaled to unit diagonal (``D^-1/2 H D^-1/2``), factored by Cholesky
+    ``L L^T`` and ``L^-1`` is formed by a triangular inversion, so ``H^-1 = D^-1/2 L^-T L^-1
+    D^-1/2``; no general inverse is taken. Raises SingularHessianError naming parameters.
+    """
+    diag = np.diag(hessian).copy()
+    dead = np.flatnonzero(~(diag > 0))
+    if len(dead):
+        terms = sorted({names[i].split(" / ", 1)[1] for i in dead})
+        listed = ", ".join(names[i] for i in dead[:6])
+        raise SingularHessianError(
+            f"the Hessian is singular: {len(dead)} parameter(s) do not change the likelihood "
+            f"({listed}{', ...' if len(dead) > 6 else ''}; terms {', '.join(terms[:20])}). A "
+            "feature that is zero in every sample (or has zero sample weight) cannot be "
+            "estimated without a penalty; drop it or fit with penalty='l2'"
+        )
+    d = 1.0 / np.sqrt(diag)
+    hessian *= d[:, None]
+    hessian *= d[None, :]
+    anorm = float(np.abs(hessian).sum(axis=0).max())
+    factor, info = scipy.linalg.lapack.dpotrf(hessian, lower=1, clean=0, overwrite_a=1)
+    if info > 0:
+        raise SingularHessianError(_collinear(factor, info - 1, names))
+    if info < 0:  # pragma: no cover - an argument error of LAPACK
+        raise RuntimeError(f"dpotrf failed with info={info}")
+    rcond, _ = scipy.linalg.lapack.dpocon(factor, anorm, uplo="L")
+    if rcond < RCOND_MIN:
+        raise SingularHessianError(_near_null(factor, names, rcond))
+    # Newton step left, in units of each parameter's standard error.
+    step = scipy.linalg.cho_solve((factor, True), grad * d) * d
+    inv_factor, info = scipy.linalg.lapack.dtrtri(factor, lower=1, overwrite_c=1)
+    if info != 0:  # pragma: no cover - the factor was checked above
+        raise SingularHessianError(f"triangular inversion failed (info={info})")
+    inv_factor = np.tril(inv_factor)
+    if meat is None:
+        cov = inv_factor.T @ inv_factor  # (L L^T)^-1 = L^-T L^-1
+    else:
+        # Sandwich: H^-1 G H^-1 with H^-1 = D L^-T L^-1 D (D = diag(d)).
+        half = inv_factor.T @ (inv_factor @ (meat * d[:, None] * d[None, :]))
+        cov = (half @ inv_factor.T) @ inv_factor
+    cov *= d[:, None]
+    cov *= d[None, :]
+    bse = np.sqrt(np.diag(cov))
+    step_se = float(np.max(np.abs(step) / bse)) if len(step) else 0.0
+    return cov, step_se
+
+
+def _collinear(factor: Array, j: int, names: list[str]) -> str:
+    """Message for a Cholesky failure at pivot ``j``: parameter ``j`` and its partners."""
+    text = (
+        f"the Hessian is singular: parameter {names[j]} is numerically a linear "
+        "combination of the parameters before it"
+    )
+    if j > 0:
+        # The upper triangle still holds the scaled Hessian's column j; the lower one L[:j, :j].
+        coef = scipy.linalg.cho_solve((factor[:j, :j], True), factor[:j, j])
+        top = [i for i in np.argsort(-np.abs(coef))[:3] if abs(coef[i]) > 1e-3]
+        if top:
+            text += f", mainly of {', '.join(names[i] for i in top)}"
+    return text + (
+        ". Typical causes: duplicated or collinear features, a constant feature beside the "
+        "intercept, or (without a penalty) separated classes; drop features or use penalty='l2'"
+    )
+
+
+def _near_null(factor: Array, names: list[str], rcond: float) -> str:
+    """Message for a numerically singular Hessian: the parameters of its weakest direction."""
+    rng = np.random.default_rng(0)
+    v = np.asarray(rng.standard_normal(size=factor.shape[0]))
+    for _ in range(30):  # inverse iteration: converges to the smallest eigenvector
+        v = scipy.linalg.cho_solve((factor, True), v)
+        v /= np.linalg.norm(v)
+    top = np.argsort(-np.abs(v))[:4]
+    listed = ", ".join(f"{names[i]} ({v[i]:+.2f})" for i in top)
+    return (
+        f"the Hessian is numerically singular (reciprocal condition number {rcond:.2g} after "
+        f"scaling); its weakest direction moves mainly {listed}. Typical causes: (quasi-)"
+        "separated classes without a penalty, or nearly collinear features; use penalty='l2' "
+        "or drop features"
+    )
