@@ -4,6 +4,7 @@ Flat re-exports only; every name lives in its own module.
 """
 
 from softreg import datasets
+from softreg.calibration import TemperatureScaling
 from softreg.functional import (
     binary_cross_entropy,
     binary_cross_entropy_grad,
@@ -36,6 +37,7 @@ __version__ = "0.1.0"
 __all__ = [
     "MLPClassifier",
     "SoftmaxRegression",
+    "TemperatureScaling",
     "__version__",
     "binary_cross_entropy",
     "binary_cross_entropy_grad",

@@ -135,6 +135,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         "n_iter_",
         "history_",
     )
+    #: Fitted attributes that exist only sometimes; saved by softreg.io when present.
+    #: ``temperature_`` is set by ``TemperatureScaling.calibrated_estimator``.
+    _optional_state_attributes: ClassVar[tuple[str, ...]] = ("temperature_",)
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
@@ -321,6 +324,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return np.concatenate(parts)
 
     def _store(self, w: NDArray[Any], objective: SoftmaxObjective) -> None:
+        # New parameters invalidate a temperature calibrated for the old ones.
+        self.__dict__.pop("temperature_", None)
         coef, intercept = objective.unravel(w)
         self.coef_ = np.array(coef, copy=True)
         if intercept is None:
@@ -503,21 +508,27 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         logits = self._logits(X)
         return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
+    def _tempered(self, logits: NDArray[Any]) -> NDArray[Any]:
+        """``logits / temperature_`` when the model carries a calibrated temperature."""
+        temperature = getattr(self, "temperature_", None)
+        return logits if temperature is None else logits / logits.dtype.type(temperature)
+
     def predict_proba(self, X: Any) -> NDArray[Any]:
-        """Class probabilities ``softmax(logits)``, shape (n_samples, n_classes)."""
+        """Class probabilities ``softmax(logits / temperature_)`` (``T = 1`` unless calibrated
+        by :class:`softreg.TemperatureScaling`), shape (n_samples, n_classes)."""
         if hasattr(X, "__dask_graph__"):  # a dask array in, a lazy dask array out
             from softreg import dask as softreg_dask
 
             return softreg_dask.predict_proba(self, X)
-        return np.asarray(softmax(self._logits(X), axis=1))
+        return np.asarray(softmax(self._tempered(self._logits(X)), axis=1))
 
     def predict_log_proba(self, X: Any) -> NDArray[Any]:
-        """``log_softmax(logits)`` (stable form), shape (n_samples, n_classes)."""
+        """``log_softmax(logits / temperature_)`` (stable form), shape (n_samples, n_classes)."""
         if hasattr(X, "__dask_graph__"):  # a dask array in, a lazy dask array out
             from softreg import dask as softreg_dask
 
             return softreg_dask.predict_log_proba(self, X)
-        return np.asarray(log_softmax(self._logits(X), axis=1))
+        return np.asarray(log_softmax(self._tempered(self._logits(X)), axis=1))
 
     def predict(self, X: Any) -> NDArray[Any]:
         """Most probable class label per sample, shape (n_samples,)."""
@@ -553,6 +564,16 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             raise ValueError("coef_ and intercept_ must be finite")
         if int(self.n_iter_) < 0 or not isinstance(self.history_, list):
             raise ValueError("n_iter_ must be a non-negative int and history_ a list of dicts")
+        _check_temperature(self)
+
+
+def _check_temperature(model: Any) -> None:
+    """Raise ValueError unless an optional ``temperature_`` is a finite float > 0."""
+    temperature = getattr(model, "temperature_", None)
+    if temperature is not None and not (
+        isinstance(temperature, (float, int)) and np.isfinite(temperature) and temperature > 0
+    ):
+        raise ValueError(f"temperature_ must be a finite float > 0, got {temperature!r}")
 
 
 def _is_dense_integer(X: Any) -> bool:
