@@ -131,7 +131,7 @@ def test_reliability_diagram_draws_both_tables_and_the_histogram(tmp_path: Path)
     y = rng.integers(0, 4, size=300)
     axes = plotting.reliability_diagram(y, proba, proba_after=soft, title="toy")
     before, after = calibration_table(y, proba), calibration_table(y, soft)
-    assert axes[0].get_title() == f"toy: ECE before {before.ece:.3f}, after {after.ece:.3f}"
+    assert axes[0].get_title() == f"toy\nECE before {before.ece:.3f}, after {after.ece:.3f}"
     heights = [p.get_height() for p in axes[0].patches]
     expected = [*before.accuracy[before.count > 0], *after.accuracy[after.count > 0]]
     np.testing.assert_allclose(heights, expected)

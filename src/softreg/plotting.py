@@ -485,7 +485,7 @@ def reliability_diagram(
     if proba_after is not None:
         tables.append(calibration_table(y, proba_after, n_bins=n_bins, labels=labels))
     if ax is None:
-        fig = Figure(figsize=(5.5, 6.0), layout="constrained")
+        fig = Figure(figsize=(6.0, 6.5), layout="constrained")
         axes = np.asarray(fig.subplots(2, 1, sharex=True, height_ratios=[3, 1]), dtype=object)
     else:
         axes = np.atleast_1d(np.asarray(ax, dtype=object)).ravel()
@@ -511,7 +511,7 @@ def reliability_diagram(
     histogram.set_xlabel("confidence (top-label probability)")
     histogram.set_ylabel("samples")
     ece = ", ".join(f"{n} {t.ece:.3f}" for t, n in zip(tables, names, strict=False))
-    diagram.set_title(f"{title}: ECE {ece}" if title else f"ECE {ece}")
+    diagram.set_title(f"{title}\nECE {ece}" if title else f"ECE {ece}", fontsize=10)
     return axes
 
 
