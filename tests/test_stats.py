@@ -199,3 +199,18 @@ def test_an_unconverged_fit_warns():
     model = SoftmaxRegression(penalty=None, max_iter=1, tol=1.0).fit(X, y)
     with pytest.warns(ConvergenceWarning, match="standard errors"):
         summary(model, X, y)
+
+
+def test_sparse_and_integer_scaled_input_give_the_dense_result():
+    X, y = _data(seed=6, n=200, d=3, k=3)
+    dense = summary(SoftmaxRegression(tol=1e-12).fit(X, y), X, y)
+    sparse = summary(SoftmaxRegression(tol=1e-12).fit(sp.csr_matrix(X), y), sp.csr_matrix(X), y)
+    np.testing.assert_allclose(sparse.bse, dense.bse, rtol=1e-6)
+    pixels = np.random.default_rng(0).integers(0, 256, size=(300, 4), dtype=np.uint8)
+    labels = (pixels[:, 0] > 128).astype(int) + (pixels[:, 1] > 100)
+    raw = SoftmaxRegression(input_scale=1 / 255, tol=1e-5).fit(pixels, labels)
+    scaled_X = pixels.astype(np.float32) / np.float32(255)
+    scaled = SoftmaxRegression(tol=1e-5).fit(scaled_X, labels)
+    np.testing.assert_allclose(
+        summary(raw, pixels, labels).bse, summary(scaled, scaled_X, labels).bse, rtol=1e-4
+    )
