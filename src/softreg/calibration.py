@@ -33,7 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from softreg._validation import as_label_array, encode_labels
 from softreg.functional import log_softmax, softmax
@@ -228,11 +228,17 @@ class TemperatureScaling(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self._validate_params()
         if self.estimator is None:
             raise ValueError("estimator must be a classifier, got None")
-        if np.ndim(y) != 1:
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] > 1:
             raise ValueError(
                 f"y must be 1-D class labels: temperature scaling calibrates one softmax over "
-                f"classes, not multi-label outputs; got y of shape {np.shape(y)}"
+                f"classes, not multi-label outputs; got y of shape {y.shape}"
             )
+        y = column_or_1d(y, warn=True)
         if self.cv == "prefit":
             check_is_fitted(self.estimator, "classes_")
             self.estimator_ = self.estimator
@@ -278,8 +284,10 @@ class TemperatureScaling(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return _logits_of(self.estimator_, X) / self.temperature_
 
     def decision_function(self, X: Any) -> Array:
-        """Calibrated logits ``logits / T``, shape (n_samples, n_classes)."""
-        return self._calibrated_logits(X)
+        """Calibrated logits ``logits / T``, shape (n_samples, n_classes); for two classes
+        ``(z_1 - z_0) / T`` of shape (n_samples,), as scikit-learn's binary classifiers."""
+        logits = self._calibrated_logits(X)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
     def predict_proba(self, X: Any) -> Array:
         """``softmax(logits / T)``, shape (n_samples, n_classes)."""
