@@ -363,14 +363,15 @@ def summary(
     n_eq = len(equations)
     cov = cov.reshape(n_eq * n_terms, n_eq * n_terms)
     variance = np.diag(cov).reshape(n_eq, n_terms).copy()
-    tiny = -1e-12 * np.abs(np.diag(cov)).max()
-    if np.any(variance < tiny):
+    if not np.all(variance > 0):  # never a silent z of inf or NaN
+        bad = np.argwhere(~(variance > 0))[:5]
+        listed = ", ".join(f"class {_label(equations[a])} / {names[j]}" for a, j in bad)
         raise SingularHessianError(
-            "the covariance has negative variances; the Hessian is numerically singular"
+            f"the covariance has non-positive variances ({listed}); the Hessian is "
+            "numerically singular"
         )
-    bse = np.sqrt(np.maximum(variance, 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        zvalues = params / bse
+    bse = np.sqrt(variance)
+    zvalues = params / bse
     pvalues = 2 * scipy_stats.norm.sf(np.abs(zvalues))
 
     llf = parts.loglik
