@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 __all__ = ["RCOND_MIN", "SingularHessianError", "inverse_hessian"]
 
 Array = NDArray[Any]
+_BLOCK = 512  # rows per block of the in-place passes over the matrix
 
 #: Reciprocal condition number (of the diagonally scaled Hessian) below which it is singular.
 RCOND_MIN = 1e-13
@@ -51,8 +52,15 @@ def inverse_hessian(
     d = 1.0 / np.sqrt(diag)
     hessian *= d[:, None]
     hessian *= d[None, :]
-    anorm = float(np.abs(hessian).sum(axis=0).max())
-    factor, info = scipy.linalg.lapack.dpotrf(hessian, lower=1, clean=0, overwrite_a=1)
+    anorm = 0.0  # 1-norm of the scaled Hessian, a block of rows at a time (no n^2 temporary)
+    col_sums = np.zeros(len(d))
+    for start in range(0, len(d), _BLOCK):
+        col_sums += np.abs(hessian[start : start + _BLOCK]).sum(axis=0)
+    anorm = float(col_sums.max()) if len(d) else 0.0
+    # LAPACK works in place only on Fortran-ordered arrays; the symmetric matrix's transpose is
+    # one (the same numbers), so every factorisation below overwrites this one buffer.
+    work = hessian.T if hessian.flags.c_contiguous else np.asfortranarray(hessian)
+    factor, info = scipy.linalg.lapack.dpotrf(work, lower=1, clean=0, overwrite_a=1)
     if info > 0:
         raise SingularHessianError(_collinear(factor, info - 1, names))
     if info < 0:  # pragma: no cover - an argument error of LAPACK
@@ -61,15 +69,19 @@ def inverse_hessian(
     if rcond < RCOND_MIN:
         raise SingularHessianError(_near_null(factor, names, rcond))
     # Newton step left, in units of each parameter's standard error.
-    step = scipy.linalg.cho_solve((factor, True), grad * d) * d
+    step = scipy.linalg.cho_solve((factor, True), grad * d, check_finite=False) * d
     inv_factor, info = scipy.linalg.lapack.dtrtri(factor, lower=1, overwrite_c=1)
     if info != 0:  # pragma: no cover - the factor was checked above
         raise SingularHessianError(f"triangular inversion failed (info={info})")
-    inv_factor = np.tril(inv_factor)
     if meat is None:
-        cov = inv_factor.T @ inv_factor  # (L L^T)^-1 = L^-T L^-1
+        # (L L^T)^-1 = L^-T L^-1, formed in place in the lower triangle by dlauum.
+        cov, info = scipy.linalg.lapack.dlauum(inv_factor, lower=1, overwrite_c=1)
+        if info != 0:  # pragma: no cover
+            raise RuntimeError(f"dlauum failed with info={info}")
+        _mirror_lower(cov)
     else:
         # Sandwich: H^-1 G H^-1 with H^-1 = D L^-T L^-1 D (D = diag(d)).
+        inv_factor = np.tril(inv_factor)
         half = inv_factor.T @ (inv_factor @ (meat * d[:, None] * d[None, :]))
         cov = (half @ inv_factor.T) @ inv_factor
     cov *= d[:, None]
@@ -77,6 +89,16 @@ def inverse_hessian(
     bse = np.sqrt(np.diag(cov))
     step_se = float(np.max(np.abs(step) / bse)) if len(step) else 0.0
     return cov, step_se
+
+
+def _mirror_lower(a: Array) -> None:
+    """Copy the lower triangle of square ``a`` onto its upper one, in place, block by block."""
+    n = a.shape[0]
+    for start in range(0, n, _BLOCK):
+        stop = min(start + _BLOCK, n)
+        block = a[start:stop, start:stop]
+        block[...] = np.tril(block) + np.tril(block, -1).T
+        a[start:stop, stop:] = a[stop:, start:stop].T
 
 
 def _collinear(factor: Array, j: int, names: list[str]) -> str:

@@ -347,18 +347,23 @@ def summary(
     del cov_kept
     cov_full = cov_flat.reshape(n_classes, n_terms, n_classes, n_terms)
     centre = np.eye(n_classes) - 1.0 / n_classes
+    uniform, none = np.full(n_classes, 1.0 / n_classes), np.zeros(n_classes)
     if parametrization == "baseline":
         equations = [c for k, c in enumerate(classes.tolist()) if k != ref]
         map_coef = np.delete(np.eye(n_classes), ref, axis=0)
         map_coef[:, ref] = -1.0
         map_int = map_coef
+        shift_coef = shift_int = np.eye(n_classes)[ref]
+        drop: int | None = ref
     else:
         equations = classes.tolist()
         map_coef = centre if math.isinf(C) else np.eye(n_classes)
         map_int = centre
+        shift_coef = uniform if math.isinf(C) else none
+        shift_int, drop = uniform, None
     params = _map_values(embedded, map_coef, map_int, fit_intercept)
-    cov = _map_cov(cov_full, map_coef, map_int, fit_intercept)
     wald = _wald_tests(embedded, cov_full, names, ref)
+    cov = _map_cov_inplace(cov_full, shift_coef, shift_int, fit_intercept, drop)
     del cov_full, cov_flat
     n_eq = len(equations)
     cov = cov.reshape(n_eq * n_terms, n_eq * n_terms)
@@ -462,15 +467,33 @@ def _map_values(theta: Array, map_coef: Array, map_int: Array, fit_intercept: bo
     return out
 
 
-def _map_cov(cov: Array, map_coef: Array, map_int: Array, fit_intercept: bool) -> Array:
-    """``M cov M^T`` for the class-mixing map ``M`` (``map_int`` on the intercept column)."""
-    left = np.tensordot(map_coef, cov, axes=(1, 0))  # (a, j, l, J)
+def _map_cov_inplace(
+    cov: Array, shift_coef: Array, shift_int: Array, fit_intercept: bool, drop: int | None
+) -> Array:
+    """``M cov M^T`` for ``M = (I - 1 v^T)`` on the class axes, then without class ``drop``.
+
+    ``cov`` has shape (n_classes, n_terms, n_classes, n_terms) and is overwritten; ``v`` is
+    ``shift_int`` on the intercept column and ``shift_coef`` on the others. The baseline map
+    ``theta_k - theta_ref`` is ``v = e_ref`` followed by dropping ``ref``; centring is
+    ``v = 1 / n_classes``. Only temporaries of ``1 / n_classes`` of ``cov`` are made.
+    """
+    first = 1 if fit_intercept else 0
+    parts = [(shift_coef, slice(first, None))]
     if fit_intercept:
-        left[:, 0] = np.tensordot(map_int, cov[:, 0], axes=(1, 0))
-    out = np.tensordot(left, map_coef, axes=(2, 1)).transpose(0, 1, 3, 2)  # (a, j, b, J)
-    if fit_intercept:
-        out[:, :, :, 0] = np.tensordot(left[:, :, :, 0], map_int, axes=(2, 1))
-    return np.ascontiguousarray(out)
+        parts.append((shift_int, slice(0, 1)))
+    for shift, cols in parts:
+        if np.any(shift):
+            rows = cov[:, cols]
+            rows -= np.tensordot(shift, rows, axes=(0, 0))[None]
+    for shift, cols in parts:
+        if np.any(shift):
+            columns = cov[:, :, :, cols]
+            columns -= np.tensordot(columns, shift, axes=(2, 0))[:, :, None, :]
+    if drop is None:
+        return cov
+    keep = np.delete(np.arange(cov.shape[0]), drop)
+    terms = np.arange(cov.shape[1])
+    return cov[np.ix_(keep, terms, keep, terms)]
 
 
 def _wald_tests(theta: Array, cov: Array, terms: list[str], ref: int) -> dict[str, WaldTest]:
