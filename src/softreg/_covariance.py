@@ -1,22 +1,36 @@
-"""Covariance from an exact Hessian by Cholesky, and loud, specific failure when it is singular.
+"""The parameters' covariance: Cholesky of the exact Hessian, re-parametrisations, Wald tests.
+
+Failure is loud and specific when the Hessian is singular.
 
 Used by :mod:`softreg.stats`. The Hessian is scaled to unit diagonal (``S = D^-1/2 H D^-1/2``,
 which makes the singularity test independent of the features' units), factored ``S = L L^T``
-by LAPACK ``dpotrf``, its conditioning estimated by ``dpocon``, and ``L^-1`` formed by the
-triangular inversion ``dtrtri``: ``H^-1 = D^-1/2 L^-T L^-1 D^-1/2``. No general inverse is
-taken. A failed factorisation names the parameter whose pivot failed and the earlier ones it
-depends on; a numerically singular one names the parameters of its weakest direction.
+by LAPACK ``dpotrf``, its conditioning estimated by ``dpocon``, ``L^-1`` formed by the
+triangular inversion ``dtrtri`` and ``L^-T L^-1`` by ``dlauum``, all in one buffer:
+``H^-1 = D^-1/2 L^-T L^-1 D^-1/2``. No general inverse is taken. A failed factorisation names
+the parameter whose pivot failed and the earlier ones it depends on; a numerically singular
+one names the parameters of its weakest direction.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.linalg
 from numpy.typing import NDArray
+from scipy import stats as scipy_stats
 
-__all__ = ["RCOND_MIN", "SingularHessianError", "inverse_hessian"]
+__all__ = [
+    "RCOND_MIN",
+    "SingularHessianError",
+    "WaldTest",
+    "inverse_hessian",
+    "map_cov_inplace",
+    "map_values",
+    "wald_tests",
+]
 
 Array = NDArray[Any]
 _BLOCK = 512  # rows per block of the in-place passes over the matrix
@@ -134,3 +148,67 @@ def _near_null(factor: Array, names: list[str], rcond: float) -> str:
         "separated classes without a penalty, or nearly collinear features; use penalty='l2' "
         "or drop features"
     )
+
+
+@dataclass(frozen=True)
+class WaldTest:
+    """Wald test that a term's coefficients are equal in every class (it has no effect)."""
+
+    term: str
+    statistic: float
+    df: int
+    pvalue: float
+
+
+def map_values(theta: Array, map_coef: Array, map_int: Array, fit_intercept: bool) -> Array:
+    out = map_coef @ theta
+    if fit_intercept:
+        out[:, 0] = map_int @ theta[:, 0]
+    return out
+
+
+def map_cov_inplace(
+    cov: Array, shift_coef: Array, shift_int: Array, fit_intercept: bool, drop: int | None
+) -> Array:
+    """``M cov M^T`` for ``M = (I - 1 v^T)`` on the class axes, then without class ``drop``.
+
+    ``cov`` has shape (n_classes, n_terms, n_classes, n_terms) and is overwritten; ``v`` is
+    ``shift_int`` on the intercept column and ``shift_coef`` on the others. The baseline map
+    ``theta_k - theta_ref`` is ``v = e_ref`` followed by dropping ``ref``; centring is
+    ``v = 1 / n_classes``. Only temporaries of ``1 / n_classes`` of ``cov`` are made.
+    """
+    first = 1 if fit_intercept else 0
+    parts = [(shift_coef, slice(first, None))]
+    if fit_intercept:
+        parts.append((shift_int, slice(0, 1)))
+    for shift, cols in parts:
+        if np.any(shift):
+            rows = cov[:, cols]
+            rows -= np.tensordot(shift, rows, axes=(0, 0))[None]
+    for shift, cols in parts:
+        if np.any(shift):
+            columns = cov[:, :, :, cols]
+            columns -= np.tensordot(columns, shift, axes=(2, 0))[:, :, None, :]
+    if drop is None:
+        return cov
+    keep = np.delete(np.arange(cov.shape[0]), drop)
+    terms = np.arange(cov.shape[1])
+    return cov[np.ix_(keep, terms, keep, terms)]
+
+
+def wald_tests(theta: Array, cov: Array, terms: list[str], ref: int) -> dict[str, WaldTest]:
+    """Per term: all classes' coefficients equal, tested on the contrasts to ``ref``."""
+    n_classes = theta.shape[0]
+    contrast = np.delete(np.eye(n_classes), ref, axis=0)
+    contrast[:, ref] = -1.0
+    out = {}
+    for j, term in enumerate(terms):
+        value = contrast @ theta[:, j]
+        block = contrast @ cov[:, j, :, j] @ contrast.T
+        try:
+            stat = float(value @ scipy.linalg.solve(block, value, assume_a="pos"))
+        except (np.linalg.LinAlgError, ValueError):
+            stat = math.nan
+        df = n_classes - 1
+        out[term] = WaldTest(term, stat, df, float(scipy_stats.chi2.sf(stat, df)))
+    return out

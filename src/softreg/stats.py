@@ -52,22 +52,34 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.linalg
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats as scipy_stats
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from softreg._covariance import SingularHessianError, inverse_hessian
+from softreg._covariance import (
+    SingularHessianError,
+    WaldTest,
+    inverse_hessian,
+    map_cov_inplace,
+    map_values,
+    wald_tests,
+)
 from softreg._hessian import dense_hessian
 from softreg._summary_text import STEP_SE_MAX, ci_names, render
 from softreg._validation import encode_labels
 
-__all__ = ["MAX_PARAMS", "SeparationWarning", "SingularHessianError", "Summary", "summary"]
+__all__ = [
+    "MAX_PARAMS",
+    "SeparationWarning",
+    "SingularHessianError",
+    "Summary",
+    "WaldTest",
+    "summary",
+]
 
 Array = NDArray[Any]
 
@@ -80,16 +92,6 @@ SEPARATED = 1e-10
 
 class SeparationWarning(UserWarning):
     """An unpenalised fit predicts some samples perfectly: the MLE may not exist."""
-
-
-@dataclass(frozen=True)
-class WaldTest:
-    """Wald test that a term's coefficients are equal in every class (it has no effect)."""
-
-    term: str
-    statistic: float
-    df: int
-    pvalue: float
 
 
 class Summary:
@@ -361,9 +363,9 @@ def summary(
         map_int = centre
         shift_coef = uniform if math.isinf(C) else none
         shift_int, drop = uniform, None
-    params = _map_values(embedded, map_coef, map_int, fit_intercept)
-    wald = _wald_tests(embedded, cov_full, names, ref)
-    cov = _map_cov_inplace(cov_full, shift_coef, shift_int, fit_intercept, drop)
+    params = map_values(embedded, map_coef, map_int, fit_intercept)
+    wald = wald_tests(embedded, cov_full, names, ref)
+    cov = map_cov_inplace(cov_full, shift_coef, shift_int, fit_intercept, drop)
     del cov_full, cov_flat
     n_eq = len(equations)
     cov = cov.reshape(n_eq * n_terms, n_eq * n_terms)
@@ -458,60 +460,6 @@ def _warn_separation(proba_true: Array, y_enc: Array, classes: Array) -> None:
         SeparationWarning,
         stacklevel=3,
     )
-
-
-def _map_values(theta: Array, map_coef: Array, map_int: Array, fit_intercept: bool) -> Array:
-    out = map_coef @ theta
-    if fit_intercept:
-        out[:, 0] = map_int @ theta[:, 0]
-    return out
-
-
-def _map_cov_inplace(
-    cov: Array, shift_coef: Array, shift_int: Array, fit_intercept: bool, drop: int | None
-) -> Array:
-    """``M cov M^T`` for ``M = (I - 1 v^T)`` on the class axes, then without class ``drop``.
-
-    ``cov`` has shape (n_classes, n_terms, n_classes, n_terms) and is overwritten; ``v`` is
-    ``shift_int`` on the intercept column and ``shift_coef`` on the others. The baseline map
-    ``theta_k - theta_ref`` is ``v = e_ref`` followed by dropping ``ref``; centring is
-    ``v = 1 / n_classes``. Only temporaries of ``1 / n_classes`` of ``cov`` are made.
-    """
-    first = 1 if fit_intercept else 0
-    parts = [(shift_coef, slice(first, None))]
-    if fit_intercept:
-        parts.append((shift_int, slice(0, 1)))
-    for shift, cols in parts:
-        if np.any(shift):
-            rows = cov[:, cols]
-            rows -= np.tensordot(shift, rows, axes=(0, 0))[None]
-    for shift, cols in parts:
-        if np.any(shift):
-            columns = cov[:, :, :, cols]
-            columns -= np.tensordot(columns, shift, axes=(2, 0))[:, :, None, :]
-    if drop is None:
-        return cov
-    keep = np.delete(np.arange(cov.shape[0]), drop)
-    terms = np.arange(cov.shape[1])
-    return cov[np.ix_(keep, terms, keep, terms)]
-
-
-def _wald_tests(theta: Array, cov: Array, terms: list[str], ref: int) -> dict[str, WaldTest]:
-    """Per term: all classes' coefficients equal, tested on the contrasts to ``ref``."""
-    n_classes = theta.shape[0]
-    contrast = np.delete(np.eye(n_classes), ref, axis=0)
-    contrast[:, ref] = -1.0
-    out = {}
-    for j, term in enumerate(terms):
-        value = contrast @ theta[:, j]
-        block = contrast @ cov[:, j, :, j] @ contrast.T
-        try:
-            stat = float(value @ scipy.linalg.solve(block, value, assume_a="pos"))
-        except (np.linalg.LinAlgError, ValueError):
-            stat = math.nan
-        df = n_classes - 1
-        out[term] = WaldTest(term, stat, df, float(scipy_stats.chi2.sf(stat, df)))
-    return out
 
 
 def _null_loglik(y_enc: Array, weight: Array, n_classes: int, fit_intercept: bool) -> float:
