@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from softreg import datasets
+    from softreg.calibration import TemperatureScaling
     from softreg.export import export_onnx
     from softreg.functional import (
         binary_cross_entropy,
@@ -48,6 +49,7 @@ from softreg._version import __version__
 _EXPORTS: dict[str, tuple[str, str | None]] = {
     "MLPClassifier": ("softreg.mlp", "MLPClassifier"),
     "SoftmaxRegression": ("softreg.softmax_regression", "SoftmaxRegression"),
+    "TemperatureScaling": ("softreg.calibration", "TemperatureScaling"),
     "binary_cross_entropy": ("softreg.functional", "binary_cross_entropy"),
     "binary_cross_entropy_grad": ("softreg.functional", "binary_cross_entropy_grad"),
     "check_gradient": ("softreg.gradcheck", "check_gradient"),
@@ -95,6 +97,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "MLPClassifier",
     "SoftmaxRegression",
+    "TemperatureScaling",
     "__version__",
     "binary_cross_entropy",
     "binary_cross_entropy_grad",

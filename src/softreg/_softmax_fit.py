@@ -129,6 +129,8 @@ def flat_params(coef: Any, intercept: Any, objective: Any) -> NDArray[Any]:
 
 def store(model: Any, w: NDArray[Any], objective: Any) -> None:
     """Set ``model.coef_`` and ``model.intercept_`` from the flat ``w``."""
+    # New parameters invalidate a temperature calibrated for the old ones.
+    model.__dict__.pop("temperature_", None)
     coef, intercept = objective.unravel(w)
     model.coef_ = np.array(coef, copy=True)
     if intercept is None:

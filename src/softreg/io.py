@@ -60,8 +60,13 @@ __all__ = [
 FORMAT_VERSION = 2  # 2: the header's digest covers it and every array (version 1 is read)
 _FORMAT_NAME = "softreg-model"
 _REGISTRY: dict[str, Any] = {}
-#: Fitted attributes saved when the model has them, whatever its ``_state_attributes``.
+#: Fitted attributes saved when the model has them, whatever its ``_state_attributes``; an
+#: estimator adds its own in ``_optional_state_attributes`` (e.g. a calibrated ``temperature_``).
 _OPTIONAL_STATE = ("feature_names_in_",)
+
+
+def _optional_state(cls: Any) -> tuple[str, ...]:
+    return _OPTIONAL_STATE + tuple(getattr(cls, "_optional_state_attributes", ()))
 
 
 class ModelFileError(ValueError):
@@ -160,7 +165,9 @@ def save(
     params = to_json(model.get_params(deep=False), "model parameters")
     arrays: dict[str, np.ndarray] = {}
     state: dict[str, Any] = {}
-    optional = [a for a in _OPTIONAL_STATE if hasattr(model, a) and a not in cls._state_attributes]
+    optional = [
+        a for a in _optional_state(cls) if hasattr(model, a) and a not in cls._state_attributes
+    ]
     for attr in (*cls._state_attributes, *optional):
         value = getattr(model, attr)
         if attr == "feature_names_in_":
@@ -285,11 +292,12 @@ def load(path: str | os.PathLike[str]) -> Any:
         raise fail(f"missing parameter(s) for {name}: {', '.join(missing)}")
     state = header["state"]
     attributes = tuple(cls._state_attributes)
-    if set(state) - set(_OPTIONAL_STATE) != set(attributes) - set(_OPTIONAL_STATE):
+    optional = set(_optional_state(cls))
+    if set(state) - optional != set(attributes) - optional:
         raise fail(
             f"state attributes {sorted(state)} differ from those of {name} {sorted(attributes)}"
         )
-    attributes += tuple(a for a in _OPTIONAL_STATE if a in state and a not in attributes)
+    attributes += tuple(a for a in _optional_state(cls) if a in state and a not in attributes)
     used: set[str] = set()
     try:
         model = cls(**params)

@@ -145,6 +145,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         "n_iter_",
         "history_",
     )
+    #: Fitted attributes that exist only sometimes; saved by softreg.io when present.
+    #: ``temperature_`` is set by ``TemperatureScaling.calibrated_estimator``.
+    _optional_state_attributes: ClassVar[tuple[str, ...]] = ("temperature_",)
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
@@ -373,21 +376,27 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         logits = self._logits(X)
         return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
+    def _tempered(self, logits: NDArray[Any]) -> NDArray[Any]:
+        """``logits / temperature_`` when the model carries a calibrated temperature."""
+        temperature = getattr(self, "temperature_", None)
+        return logits if temperature is None else logits / logits.dtype.type(temperature)
+
     def predict_proba(self, X: Any) -> NDArray[Any]:
-        """Class probabilities ``softmax(logits)``, shape (n_samples, n_classes)."""
+        """Class probabilities ``softmax(logits / temperature_)`` (``T = 1`` unless calibrated
+        by :class:`softreg.TemperatureScaling`), shape (n_samples, n_classes)."""
         if hasattr(X, "__dask_graph__"):  # a dask array in, a lazy dask array out
             from softreg import dask as softreg_dask
 
             return softreg_dask.predict_proba(self, X)
-        return np.asarray(softmax(self._logits(X), axis=1))
+        return np.asarray(softmax(self._tempered(self._logits(X)), axis=1))
 
     def predict_log_proba(self, X: Any) -> NDArray[Any]:
-        """``log_softmax(logits)`` (stable form), shape (n_samples, n_classes)."""
+        """``log_softmax(logits / temperature_)`` (stable form), shape (n_samples, n_classes)."""
         if hasattr(X, "__dask_graph__"):  # a dask array in, a lazy dask array out
             from softreg import dask as softreg_dask
 
             return softreg_dask.predict_log_proba(self, X)
-        return np.asarray(log_softmax(self._logits(X), axis=1))
+        return np.asarray(log_softmax(self._tempered(self._logits(X)), axis=1))
 
     def predict(self, X: Any) -> NDArray[Any]:
         """Most probable class label per sample, shape (n_samples,)."""
@@ -403,6 +412,16 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def _validate_state(self) -> None:
         """Raise ValueError if restored fitted attributes are inconsistent."""
         setup.check_state(self)
+        _check_temperature(self)
+
+
+def _check_temperature(model: Any) -> None:
+    """Raise ValueError unless an optional ``temperature_`` is a finite float > 0."""
+    temperature = getattr(model, "temperature_", None)
+    if temperature is not None and not (
+        isinstance(temperature, (float, int)) and np.isfinite(temperature) and temperature > 0
+    ):
+        raise ValueError(f"temperature_ must be a finite float > 0, got {temperature!r}")
 
 
 register_estimator(SoftmaxRegression)

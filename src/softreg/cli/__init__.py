@@ -65,6 +65,12 @@ def positive_int(text: str) -> int:
     return value
 
 
+def _calibrate_fraction(text: str) -> float:
+    from softreg.cli._calibrate import fraction
+
+    return fraction(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``softreg`` (one sub-command per job)."""
     common = argparse.ArgumentParser(add_help=False)
@@ -118,6 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to create")
     train.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR")
     train.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    train.add_argument(
+        "--calibrate",
+        nargs="?",
+        const=0.1,
+        type=_calibrate_fraction,
+        metavar="FRACTION",
+        help="hold out FRACTION (default 0.1) of the training images, fit a temperature on it, "
+        "write calibration.png and ECE/NLL/Brier before and after into metrics.json",
+    )
     train.add_argument(
         "--checkpoint",
         metavar="FILE",

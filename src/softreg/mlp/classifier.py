@@ -155,6 +155,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         "loss_",
         "history_",
     )
+    #: Fitted attributes that exist only sometimes; saved by softreg.io when present.
+    #: ``temperature_`` is set by ``TemperatureScaling.calibrated_estimator``.
+    _optional_state_attributes: ClassVar[tuple[str, ...]] = ("temperature_",)
 
     def __init__(
         self,
@@ -365,7 +368,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             probability 1 (in float32 ``exp(-1e-8)`` rounds to 1 and its log to 0).
         """
         logits = self._logits(X).astype(np.float64)
-        return sigmoid(logits) if self.out_activation_ == "logistic" else softmax(logits, axis=1)
+        if self.out_activation_ == "logistic":
+            return sigmoid(logits)
+        return softmax(self._tempered(logits), axis=1)
 
     def predict_log_proba(self, X: ArrayLike) -> NDArray[np.floating]:
         """Log-probabilities from ``log_softmax`` / ``log_sigmoid`` of the logits, never ``log(p)``.
@@ -378,7 +383,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         logits = self._logits(X).astype(np.float64)
         if self.out_activation_ == "logistic":
             return log_sigmoid(logits)
-        return log_softmax(logits, axis=1)
+        return log_softmax(self._tempered(logits), axis=1)
+
+    def _tempered(self, logits: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``logits / temperature_`` when the softmax head carries a calibrated temperature."""
+        temperature = getattr(self, "temperature_", None)
+        return logits if temperature is None else logits / temperature
 
     # ------------------------------------------------------------------ persistence
 
@@ -393,6 +403,16 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             n_features_in=self.n_features_in_,
             n_outputs=self.n_outputs_,
         )
+        temperature = getattr(self, "temperature_", None)
+        if temperature is not None and not (
+            self.out_activation_ == "softmax"
+            and isinstance(temperature, (float, int))
+            and np.isfinite(temperature)
+            and temperature > 0
+        ):
+            raise ValueError(
+                f"temperature_ must be a finite float > 0 on a softmax head, got {temperature!r}"
+            )
 
 
 register_estimator(MLPClassifier)

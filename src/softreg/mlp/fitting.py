@@ -58,6 +58,8 @@ def fit_network(
     ``incremental``: one epoch (``partial_fit``); otherwise the epoch loop `train` with the
     hooks of ``run`` (callback, checkpointer), starting from ``run.resume_from`` if given.
     """
+    # New parameters invalidate a temperature calibrated for the old ones.
+    model.__dict__.pop("temperature_", None)
     sizes = check_hidden_layer_sizes(model.hidden_layer_sizes)
     check_numeric_X(X)
     X_checked, y_checked = validate_data(
