@@ -91,22 +91,27 @@ def in_memory_objective(
     l1_ratio: float = 0.0,
 ) -> SoftmaxObjective:
     """The objective of ``model``'s settings on validated ``X`` and class indices ``y_enc``."""
+    return SoftmaxObjective(
+        X,
+        y_enc,
+        len(model.classes_),
+        sample_weights(model, sample_weight, X, y_enc),
+        C=C,
+        l1_ratio=l1_ratio,
+        fit_intercept=model.fit_intercept,
+        scale=scale_of(model),
+    )
+
+
+def sample_weights(model: Any, sample_weight: Any, X: Any, y_enc: NDArray[np.intp]) -> NDArray[Any]:
+    """Per-sample weights: ``sample_weight`` (default 1) times ``model.class_weight``'s."""
     dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float32)
     sw = _check_sample_weight(sample_weight, X, dtype=dtype, ensure_non_negative=True)
     if model.class_weight is not None:
         classes = model.classes_
         cw = compute_class_weight(model.class_weight, classes=classes, y=classes[y_enc])
         sw = sw * cw[y_enc].astype(dtype)
-    return SoftmaxObjective(
-        X,
-        y_enc,
-        len(model.classes_),
-        sw,
-        C=C,
-        l1_ratio=l1_ratio,
-        fit_intercept=model.fit_intercept,
-        scale=scale_of(model),
-    )
+    return sw
 
 
 def initial_params(model: Any, objective: Any, rng: np.random.Generator) -> NDArray[Any]:

@@ -257,6 +257,7 @@ def summary(
     >>> round(result.llf, 3), round(result.prsquared, 3)
     (-58.685, 0.644)
     """
+    from softreg import _softmax_fit
     from softreg.softmax_regression import SoftmaxRegression
 
     if not isinstance(model, SoftmaxRegression):
@@ -265,10 +266,11 @@ def summary(
             f"{type(model).__name__}"
         )
     check_is_fitted(model)
-    if model.penalty not in (None, "l2"):
+    C, l1_ratio = _softmax_fit.penalty_args(model)
+    if l1_ratio != 0:
         raise ValueError(
-            f"summary needs penalty=None or 'l2', got penalty={model.penalty!r}: standard errors "
-            "of an L1 (lasso) fit are not defined by its Hessian"
+            f"summary needs an L2 penalty or none, got an L1 share l1_ratio={l1_ratio!r}: "
+            "standard errors of an L1 (lasso) or elastic-net fit are not defined by its Hessian"
         )
     if cov_type not in ("nonrobust", "HC0"):
         raise ValueError(f"cov_type must be 'nonrobust' or 'HC0', got {cov_type!r}")
@@ -300,9 +302,10 @@ def summary(
 
     X, y_checked = model._validate_fit_data(X, y, reset=False)
     y_enc = encode_labels(y_checked, classes)
-    weight = np.asarray(model._sample_weight(sample_weight, X, y_enc), dtype=np.float64)
+    weight = np.asarray(
+        _softmax_fit.sample_weights(model, sample_weight, X, y_enc), dtype=np.float64
+    )
     scale = 1.0 if model.input_scale is None else float(model.input_scale)
-    C = math.inf if model.penalty is None else float(model.C)
     theta = np.asarray(model.coef_, dtype=np.float64)
     if fit_intercept:
         theta = np.hstack([np.asarray(model.intercept_, np.float64)[:, None], theta])
