@@ -1,5 +1,6 @@
-"""Fast private building blocks of the objective: fused passes over X and a preconditioner."""
+"""Fast private building blocks of the objective: fused passes over X and preconditioners."""
 
+from softreg._kernels import jacobi, sparse
 from softreg._kernels.kfac import feature_basis, inverse
 from softreg._kernels.passes import default_workers, hessp, loss_grad, single_threaded_blas
 
@@ -8,6 +9,8 @@ __all__ = [
     "feature_basis",
     "hessp",
     "inverse",
+    "jacobi",
     "loss_grad",
     "single_threaded_blas",
+    "sparse",
 ]
