@@ -161,6 +161,7 @@ class SoftmaxObjective(L1Part):
         self.l2_strength = (1.0 - l1_ratio) * penalty
         self.l1_strength = l1_ratio * penalty
         self.dense = not sp.issparse(X)
+        self._columns: Any = None  # the CSC copy of a sparse X, made on the first pass if used
         self.block_size = block_size or _kernels.passes.DEFAULT_BLOCK_ROWS
 
     @property
@@ -190,6 +191,7 @@ class SoftmaxObjective(L1Part):
         total = float(w.sum())
         sub.weight = (w / total if total > 0 else w).astype(self.dtype)
         sub._basis = None
+        sub._columns = None
         return sub
 
     # -- the passes over X ---------------------------------------------------------------------
@@ -220,9 +222,41 @@ class SoftmaxObjective(L1Part):
         assert proba is not None
         return f, g, HessianOperator(self, proba)
 
+    def _column_form(self) -> Any:
+        """The CSC copy of a sparse X when the passes run column-wise, else None.
+
+        Made once, on the first pass (one more copy of X's entries); see
+        :func:`softreg._kernels.sparse.prefer_columns` for when.
+        """
+        if self.dense or not _kernels.sparse.prefer_columns(self.X):
+            return None
+        if self._columns is None:
+            self._columns = self.X.tocsc()
+        return self._columns
+
     def _pass(
-        self, coef: Array, intercept: Array | None, *, with_grad: bool, proba: Array | None = None
+        self,
+        coef: Array,
+        intercept: Array | None,
+        *,
+        with_grad: bool,
+        proba: Array | None = None,
+        out: Array | None = None,
     ) -> tuple[float, Array | None, Array | None]:
+        """Data term, its gradient and probabilities; ``out`` may receive the coef gradient."""
+        columns = self._column_form()
+        if columns is not None:
+            return _kernels.sparse.loss_grad_columns(
+                columns,
+                self.y,
+                self.weight,
+                coef,
+                intercept,
+                scale=self.scale,
+                with_grad=with_grad,
+                proba_out=proba,
+                out=out,
+            )
         if not self.dense:
             return _kernels.sparse.loss_grad(
                 self.X,
@@ -250,14 +284,15 @@ class SoftmaxObjective(L1Part):
     def _loss_grad_proba(self, w: Array, keep_proba: bool) -> tuple[float, Array, Array | None]:
         w = np.asarray(w, dtype=self.dtype)
         coef, intercept = self.unravel(w)
-        grad = np.zeros(self.n_params, dtype=self.dtype)
+        grad = np.empty(self.n_params, dtype=self.dtype)
         grad_coef, grad_intercept = self.unravel(grad)
         proba_all = np.empty((self.n_samples, self.n_classes), self.dtype) if keep_proba else None
-        total, gx, gb = self._pass(coef, intercept, with_grad=True, proba=proba_all)
-        grad_coef[...] = gx
+        total, gx, gb = self._pass(coef, intercept, with_grad=True, proba=proba_all, out=grad_coef)
+        if gx is not grad_coef:
+            grad_coef[...] = gx
         if grad_intercept is not None:
             grad_intercept[...] = gb
-        grad_coef += self.dtype.type(self.l2_strength) * coef
+        _kernels.axpy(self.l2_strength, coef, grad_coef)
         return total + self._penalty_value(coef), grad, proba_all
 
     def _hessp(self, proba: Array, v: Array) -> Array:
@@ -265,7 +300,7 @@ class SoftmaxObjective(L1Part):
         # H_z d = p * (d - <p, d>) with d = V x + v_b the direction's logits; chain through
         # z = W x + b: two products per pass (X V^T, then R^T X).
         coef_dir, intercept_dir = self.unravel(v)
-        out = np.zeros(self.n_params, dtype=self.dtype)
+        out = np.empty(self.n_params, dtype=self.dtype)
         out_coef, out_intercept = self.unravel(out)
         if self.dense:
             hx, hb = _kernels.hessp(
@@ -278,14 +313,25 @@ class SoftmaxObjective(L1Part):
                 dtype=self.dtype,
                 block_rows=self.block_size,
             )
+        elif (columns := self._column_form()) is not None:
+            hx, hb = _kernels.sparse.hessp_columns(
+                columns,
+                self.weight,
+                proba,
+                coef_dir,
+                intercept_dir,
+                scale=self.scale,
+                out=out_coef,
+            )
         else:
             hx, hb = _kernels.sparse.hessp(
                 self.X, self.weight, proba, coef_dir, intercept_dir, scale=self.scale
             )
-        out_coef[...] = hx
+        if hx is not out_coef:
+            out_coef[...] = hx
         if out_intercept is not None:
             out_intercept[...] = hb
-        out_coef += self.dtype.type(self.l2_strength) * coef_dir
+        _kernels.axpy(self.l2_strength, coef_dir, out_coef)
         return out
 
     @property
@@ -330,8 +376,13 @@ class HessianOperator:
         """
         obj = self.objective
         if obj.preconditioner_name == "diagonal":
-            diagonal = _kernels.jacobi.hessian_diagonal(
-                obj.X, obj.weight, self.proba, scale=obj.scale
+            columns = obj._column_form()
+            diagonal = (
+                _kernels.jacobi.hessian_diagonal(obj.X, obj.weight, self.proba, scale=obj.scale)
+                if columns is None
+                else _kernels.sparse.hessian_diagonal_columns(
+                    columns, obj.weight, self.proba, scale=obj.scale
+                )
             )
             return _kernels.jacobi.inverse(
                 diagonal, obj.l2_strength, fit_intercept=obj.fit_intercept, dtype=obj.dtype

@@ -2,9 +2,10 @@
 
 from softreg._kernels import jacobi, sparse
 from softreg._kernels.kfac import feature_basis, inverse
-from softreg._kernels.passes import default_workers, hessp, loss_grad, single_threaded_blas
+from softreg._kernels.passes import axpy, default_workers, hessp, loss_grad, single_threaded_blas
 
 __all__ = [
+    "axpy",
     "default_workers",
     "feature_basis",
     "hessp",

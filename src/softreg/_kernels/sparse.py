@@ -85,27 +85,77 @@ def wants_compiled(use: bool | None = None) -> bool:
 
 
 def row_ranges(X: Any, n_workers: int | None = None) -> list[tuple[int, int]]:
-    """Contiguous row ranges holding about the same number of stored entries each."""
-    n_samples = X.shape[0]
+    """Contiguous ranges of ``X``'s major axis (rows of CSR, columns of CSC) holding about the
+    same number of stored entries each."""
+    n_major = len(X.indptr) - 1
     nnz = int(X.indptr[-1])
     n = n_workers or max(1, min(default_workers(), nnz // MIN_NNZ_PER_WORKER))
-    if n <= 1 or n_samples <= 1:
-        return [(0, n_samples)]
+    if n <= 1 or n_major <= 1:
+        return [(0, n_major)]
     cuts = np.searchsorted(X.indptr, np.linspace(0, nnz, n + 1)[1:-1], side="left")
-    bounds = [0, *sorted({int(c) for c in cuts if 0 < c < n_samples}), n_samples]
+    bounds = [0, *sorted({int(c) for c in cuts if 0 < c < n_major}), n_major]
     return list(itertools.pairwise(bounds))
 
 
-def _map(work: Callable[[int, int], Any], ranges: list[tuple[int, int]]) -> list[Any]:
-    if len(ranges) == 1:
-        return [work(*ranges[0])]
-    futures = [_pool().submit(work, lo, hi) for lo, hi in ranges]
+def prefer_columns(X: Any) -> bool:
+    """Whether the passes should run over a CSC copy of ``X`` (see ``compiled_sparse``).
+
+    When ``X`` has fewer rows than columns the (n_samples, n_classes) logits are the smaller
+    random-access target; the compiled loops are needed (the NumPy passes stay row-wise).
+    """
+    return bool(compiled.AVAILABLE) and X.shape[0] < X.shape[1]
+
+
+def _map(
+    work: Callable[..., Any], ranges: list[tuple[int, int]], indexed: bool = False
+) -> list[Any]:
+    """``[work(lo, hi) for each range]`` on the worker threads (``work(t, lo, hi)`` if
+    ``indexed``: ``t`` numbers the range, e.g. to pick the thread's own accumulator)."""
+    args = [(t, lo, hi) if indexed else (lo, hi) for t, (lo, hi) in enumerate(ranges)]
+    if len(args) == 1:
+        return [work(*args[0])]
+    futures = [_pool().submit(work, *a) for a in args]
     return [f.result() for f in futures]
 
 
-def _columns(coef: Array, scale: float, dtype: np.dtype[Any]) -> Array:
+def _column_ranges(n_features: int, n_workers: int) -> list[tuple[int, int]]:
+    n = max(1, min(n_workers, n_features // 4096))
+    bounds = np.linspace(0, n_features, n + 1).astype(int).tolist()
+    return list(itertools.pairwise(bounds))
+
+
+def _columns(coef: Array, scale: float, dtype: np.dtype[Any], compiled_loops: bool) -> Array:
     """``(scale * coef).T`` C-ordered, shape (n_features, n_classes), in ``dtype``."""
-    return np.ascontiguousarray((coef * dtype.type(scale)).T, dtype=dtype)
+    if not compiled_loops:
+        return np.ascontiguousarray((coef * dtype.type(scale)).T, dtype=dtype)
+    k, d = coef.shape
+    out = np.empty((d, k), dtype)
+    coef = np.ascontiguousarray(coef)
+
+    def work(lo: int, hi: int) -> None:
+        compiled_sparse.transpose_scaled(coef, dtype.type(scale), lo, hi, out)
+
+    _map(work, _column_ranges(d, default_workers()))
+    return out
+
+
+def _sum_transposed(
+    parts: Array, scale: float, dtype: np.dtype[Any], compiled_loops: bool
+) -> Array:
+    """``scale * sum_t parts[t]`` of the threads' (n_features, n_classes) float64 parts, as a
+    C-ordered (n_classes, n_features) array in ``dtype``."""
+    n_parts, d, k = parts.shape
+    if not compiled_loops:
+        total = parts.sum(axis=0) if n_parts > 1 else parts[0]
+        total *= scale
+        return np.ascontiguousarray(total.T, dtype=dtype)
+    out = np.empty((k, d), dtype)
+
+    def work(lo: int, hi: int) -> None:
+        compiled_sparse.reduce_transposed(parts, scale, lo, hi, out)
+
+    _map(work, _column_ranges(d, default_workers()))
+    return out
 
 
 def _check_labels(y: NDArray[np.intp], n_samples: int, n_classes: int) -> None:
@@ -117,15 +167,6 @@ def _check_labels(y: NDArray[np.intp], n_samples: int, n_classes: int) -> None:
             f"y must hold class indices in 0..{n_classes - 1} (n_classes={n_classes}), got "
             f"labels from {int(y.min())} to {int(y.max())}"
         )
-
-
-def _sum_transposed(parts: list[Array], scale: float, dtype: np.dtype[Any]) -> Array:
-    """Sum of the threads' (n_features, n_classes) float64 parts, as (n_classes, n_features)."""
-    total = parts[0]
-    for part in parts[1:]:
-        total += part
-    total *= scale
-    return np.ascontiguousarray(total.T, dtype=dtype)
 
 
 def _log_softmax_inplace(logits: Array) -> Array:
@@ -190,83 +231,58 @@ def loss_grad(
             f"proba_out must have shape {(n_samples, n_classes)}, got {proba_out.shape}"
         )
     ranges = row_ranges(X, n_workers)
-    if not wants_compiled(use_compiled):
-        return _loss_grad_numpy(
-            X, y, weight, coef, intercept, scale, dtype, with_grad, proba_out, ranges
-        )
-    Wt = _columns(coef, scale, dtype)
+    compiled_loops = wants_compiled(use_compiled)
+    Wt = _columns(coef, scale, dtype, compiled_loops)
     b = np.zeros(n_classes) if intercept is None else np.asarray(intercept, np.float64)
     weight = np.ascontiguousarray(weight, dtype=dtype)
-    proba = proba_out if proba_out is not None else np.empty((1, n_classes), dtype)
+    # One float64 gradient per thread, (n_features, n_classes) like Wt.
+    G64 = np.zeros((len(ranges), n_features, n_classes) if with_grad else (len(ranges), 1, 1))
+    gb64 = np.zeros((len(ranges), n_classes))
     keep = proba_out is not None
+    proba = proba_out if proba_out is not None else np.empty((1, n_classes), dtype)
 
-    def work(lo: int, hi: int) -> tuple[float, Array, Array]:
-        G64 = np.zeros((n_features, n_classes) if with_grad else (1, n_classes))
-        gb64 = np.zeros(n_classes)
-        loss = compiled_sparse.loss_grad_rows(
-            X.data, X.indices, X.indptr, y, weight, Wt, b, lo, hi, with_grad, keep, proba, G64,
-            gb64,
-        )  # fmt: skip
-        return loss, G64, gb64
-
-    parts = _map(work, ranges)
-    loss = float(sum(p[0] for p in parts))
-    if not with_grad:
-        return loss, None, None
-    grad_coef = _sum_transposed([p[1] for p in parts], scale, dtype)
-    grad_b = None if intercept is None else np.sum([p[2] for p in parts], axis=0).astype(dtype)
-    return loss, grad_coef, grad_b
-
-
-def _loss_grad_numpy(
-    X: Any,
-    y: NDArray[np.intp],
-    weight: Array,
-    coef: Array,
-    intercept: Array | None,
-    scale: float,
-    dtype: np.dtype[Any],
-    with_grad: bool,
-    proba_out: Array | None,
-    ranges: list[tuple[int, int]],
-) -> tuple[float, Array | None, Array | None]:
-    Wt = _columns(coef, scale, dtype)
-    n_classes = coef.shape[0]
-
-    def work(lo: int, hi: int) -> tuple[float, Array | None, Array]:
+    def work(t: int, lo: int, hi: int) -> float:
+        if compiled_loops:
+            return compiled_sparse.loss_grad_rows(
+                X.data, X.indices, X.indptr, y, weight, Wt, b, lo, hi, with_grad, keep, proba,
+                G64[t], gb64[t],
+            )  # fmt: skip
         total = 0.0
-        G64 = np.zeros(Wt.shape) if with_grad else None
-        gb64 = np.zeros(n_classes)
         for start in range(lo, hi, NUMPY_BLOCK_ROWS):
             stop = min(start + NUMPY_BLOCK_ROWS, hi)
             Xb, yb, wb = X[start:stop], y[start:stop], weight[start:stop]
-            z = np.asarray(Xb @ Wt, dtype=dtype)
-            if intercept is not None:
-                z += intercept.astype(dtype)
+            z = np.asarray(Xb @ Wt, dtype=np.float64) + b
             log_proba = _log_softmax_inplace(z)
             rows = np.arange(stop - start)
-            total -= float(np.dot(wb, log_proba[rows, yb].astype(np.float64)))
-            if G64 is None and proba_out is None:
+            total -= float(np.dot(wb, log_proba[rows, yb]))
+            if not (with_grad or keep):
                 continue
             residual = np.exp(log_proba, out=log_proba)
-            if proba_out is not None:
-                proba_out[start:stop] = residual
-            if G64 is None:
-                continue
-            # d/dz [logsumexp(z) - z_y] = softmax(z) - onehot(y), times the row's weight.
-            residual[rows, yb] -= 1
-            residual *= wb[:, None].astype(dtype)
-            G64 += Xb.T @ residual
-            gb64 += residual.sum(axis=0, dtype=np.float64)
-        return total, G64, gb64
+            if keep:
+                proba[start:stop] = residual
+            if with_grad:
+                # d/dz [logsumexp(z) - z_y] = softmax(z) - onehot(y), times the row's weight.
+                residual[rows, yb] -= 1
+                residual *= wb[:, None]
+                G64[t] += Xb.T @ residual
+                gb64[t] += residual.sum(axis=0)
+        return total
 
-    parts = _map(work, ranges)
-    loss = float(sum(p[0] for p in parts))
+    loss = float(sum(_map(work, ranges, indexed=True)))
     if not with_grad:
         return loss, None, None
-    grad_coef = _sum_transposed([p[1] for p in parts], scale, dtype)
-    grad_b = None if intercept is None else np.sum([p[2] for p in parts], axis=0).astype(dtype)
+    grad_coef = _sum_transposed(G64, scale, dtype, compiled_loops)
+    grad_b = None if intercept is None else gb64.sum(axis=0).astype(dtype)
     return loss, grad_coef, grad_b
+
+
+def _check_proba(proba: Array, weight: Array, n_samples: int, n_classes: int) -> None:
+    # The compiled loops do not check bounds: the shapes must agree before they run.
+    if proba.shape != (n_samples, n_classes) or weight.shape != (n_samples,):
+        raise ValueError(
+            f"proba must have shape {(n_samples, n_classes)} and weight {(n_samples,)}, got "
+            f"{proba.shape} and {weight.shape}"
+        )
 
 
 def hessp(
@@ -290,26 +306,22 @@ def hessp(
     dtype = np.dtype(X.dtype)
     n_samples, n_features = X.shape
     n_classes = coef_dir.shape[0]
-    if proba.shape != (n_samples, n_classes) or weight.shape != (n_samples,):
-        raise ValueError(
-            f"proba must have shape {(n_samples, n_classes)} and weight {(n_samples,)}, got "
-            f"{proba.shape} and {weight.shape}"
-        )
+    _check_proba(proba, weight, n_samples, n_classes)
     ranges = row_ranges(X, n_workers)
-    Vt = _columns(coef_dir, scale, dtype)
+    compiled_loops = wants_compiled(use_compiled)
+    Vt = _columns(coef_dir, scale, dtype, compiled_loops)
     vb = np.zeros(n_classes) if intercept_dir is None else np.asarray(intercept_dir, np.float64)
     weight = np.ascontiguousarray(weight, dtype=dtype)
     proba = np.ascontiguousarray(proba, dtype=dtype)
-    compiled_loops = wants_compiled(use_compiled)
+    G64 = np.zeros((len(ranges), n_features, n_classes))
+    gb64 = np.zeros((len(ranges), n_classes))
 
-    def work(lo: int, hi: int) -> tuple[Array, Array]:
-        G64 = np.zeros((n_features, n_classes))
-        gb64 = np.zeros(n_classes)
+    def work(t: int, lo: int, hi: int) -> None:
         if compiled_loops:
             compiled_sparse.hessp_rows(
-                X.data, X.indices, X.indptr, weight, proba, Vt, vb, lo, hi, G64, gb64
+                X.data, X.indices, X.indptr, weight, proba, Vt, vb, lo, hi, G64[t], gb64[t]
             )
-            return G64, gb64
+            return
         for start in range(lo, hi, NUMPY_BLOCK_ROWS):
             stop = min(start + NUMPY_BLOCK_ROWS, hi)
             Xb, pb = X[start:stop], proba[start:stop]
@@ -317,15 +329,12 @@ def hessp(
             d -= (pb * d).sum(axis=1, keepdims=True)
             d *= pb
             d *= weight[start:stop, None]
-            G64 += Xb.T @ d.astype(dtype)
-            gb64 += d.sum(axis=0)
-        return G64, gb64
+            G64[t] += Xb.T @ d
+            gb64[t] += d.sum(axis=0)
 
-    parts = _map(work, ranges)
-    out_coef = _sum_transposed([p[0] for p in parts], scale, dtype)
-    out_b = None
-    if intercept_dir is not None:
-        out_b = np.sum([p[1] for p in parts], axis=0).astype(dtype)
+    _map(work, ranges, indexed=True)
+    out_coef = _sum_transposed(G64, scale, dtype, compiled_loops)
+    out_b = None if intercept_dir is None else gb64.sum(axis=0).astype(dtype)
     return out_coef, out_b
 
 
@@ -347,31 +356,166 @@ def hessian_diagonal(
     """
     n_samples, n_features = X.shape
     n_classes = proba.shape[1]
-    if proba.shape != (n_samples, n_classes) or weight.shape != (n_samples,):
-        raise ValueError(
-            f"proba must have shape {(n_samples, n_classes)} and weight {(n_samples,)}, got "
-            f"{proba.shape} and {weight.shape}"
-        )
+    _check_proba(proba, weight, n_samples, n_classes)
     ranges = row_ranges(X, n_workers)
     compiled_loops = wants_compiled(use_compiled)
+    D64 = np.zeros((len(ranges), n_features, n_classes))
+    db64 = np.zeros((len(ranges), n_classes))
 
-    def work(lo: int, hi: int) -> tuple[Array, Array]:
-        D64 = np.zeros((n_features, n_classes))
-        db64 = np.zeros(n_classes)
+    def work(t: int, lo: int, hi: int) -> None:
         if compiled_loops:
             compiled_sparse.diagonal_rows(
-                X.data, X.indices, X.indptr, weight, proba, lo, hi, D64, db64
+                X.data, X.indices, X.indptr, weight, proba, lo, hi, D64[t], db64[t]
             )
-            return D64, db64
+            return
         for start in range(lo, hi, NUMPY_BLOCK_ROWS):
             stop = min(start + NUMPY_BLOCK_ROWS, hi)
             Xb = X[start:stop]
             pb = np.asarray(proba[start:stop], np.float64)
             h = pb * (1.0 - pb) * np.asarray(weight[start:stop], np.float64)[:, None]
-            D64 += Xb.multiply(Xb).T @ h
-            db64 += h.sum(axis=0)
-        return D64, db64
+            D64[t] += Xb.multiply(Xb).T @ h
+            db64[t] += h.sum(axis=0)
 
-    parts = _map(work, ranges)
-    diag = _sum_transposed([p[0] for p in parts], scale * scale, np.dtype(np.float64))
-    return diag, np.sum([p[1] for p in parts], axis=0)
+    _map(work, ranges, indexed=True)
+    diag = _sum_transposed(D64, scale * scale, np.dtype(np.float64), compiled_loops)
+    return diag, db64.sum(axis=0)
+
+
+# -- column-wise passes over a CSC copy of X (see compiled_sparse) ----------------------------
+
+
+def _column_logits(Xc: Any, coef: Array, scale: float, n_workers: int | None) -> Array:
+    """``X (scale coef)^T`` of shape (n_samples, n_classes), float64, threads over columns."""
+    ranges = row_ranges(Xc, n_workers)
+    if scale != 1.0:
+        coef = coef * coef.dtype.type(scale)
+    coef = np.ascontiguousarray(coef)
+    parts = np.zeros((len(ranges), Xc.shape[0], coef.shape[0]))
+    kernel = compiled_sparse.csc("csc_logits")
+
+    def work(t: int, lo: int, hi: int) -> None:
+        kernel(Xc.data, Xc.indices, Xc.indptr, coef, lo, hi, parts[t])
+
+    _map(work, ranges, indexed=True)
+    return parts.sum(axis=0) if len(parts) > 1 else parts[0]
+
+
+def _column_project(
+    Xc: Any,
+    R: Array,
+    scale: float,
+    dtype: Any,
+    n_workers: int | None,
+    square: bool = False,
+    out: Array | None = None,
+) -> Array:
+    """``scale * R^T X`` (``X`` squared entry-wise if ``square``), (n_classes, n_features),
+    written into ``out`` when given (C-ordered, of that shape and ``dtype``)."""
+    shape = (R.shape[1], Xc.shape[1])
+    if out is None:
+        out = np.empty(shape, dtype)
+    elif out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-ordered {dtype} array of shape {shape}")
+    kernel = compiled_sparse.csc("csc_project")
+
+    def work(lo: int, hi: int) -> None:
+        kernel(Xc.data, Xc.indices, Xc.indptr, R, scale, square, lo, hi, out)
+
+    _map(work, row_ranges(Xc, n_workers))
+    return out
+
+
+def _row_chunks(n_samples: int, n_workers: int | None) -> list[tuple[int, int]]:
+    n = max(1, min(n_workers or default_workers(), n_samples // 2048))
+    bounds = np.linspace(0, n_samples, n + 1).astype(int).tolist()
+    return list(itertools.pairwise(bounds))
+
+
+def loss_grad_columns(
+    Xc: Any,
+    y: NDArray[np.intp],
+    weight: Array,
+    coef: Array,
+    intercept: Array | None,
+    *,
+    scale: float = 1.0,
+    with_grad: bool = True,
+    proba_out: Array | None = None,
+    n_workers: int | None = None,
+    out: Array | None = None,
+) -> tuple[float, Array | None, Array | None]:
+    """:func:`loss_grad` over ``Xc``, the CSC form of X (compiled loops only).
+
+    ``out`` (n_classes, n_features), if given, receives the coefficients' gradient.
+    """
+    dtype = np.dtype(Xc.dtype)
+    n_samples = Xc.shape[0]
+    n_classes = coef.shape[0]
+    _check_labels(y, n_samples, n_classes)
+    if proba_out is not None and proba_out.shape != (n_samples, n_classes):
+        raise ValueError(
+            f"proba_out must have shape {(n_samples, n_classes)}, got {proba_out.shape}"
+        )
+    Z = _column_logits(Xc, coef, scale, n_workers)
+    b = np.zeros(n_classes) if intercept is None else np.asarray(intercept, np.float64)
+    keep = proba_out is not None
+    proba = proba_out if proba_out is not None else np.empty((1, n_classes), dtype)
+    weight = np.ascontiguousarray(weight, dtype=dtype)
+    kernel = compiled_sparse.csc("rows_residual")
+
+    def rows(lo: int, hi: int) -> float:
+        return float(kernel(Z, b, y, weight, lo, hi, keep, proba))
+
+    loss = float(sum(_map(rows, _row_chunks(n_samples, n_workers))))
+    if not with_grad:
+        return loss, None, None
+    grad_coef = _column_project(Xc, Z, scale, dtype, n_workers, out=out)
+    grad_b = None if intercept is None else Z.sum(axis=0).astype(dtype)
+    return loss, grad_coef, grad_b
+
+
+def hessp_columns(
+    Xc: Any,
+    weight: Array,
+    proba: Array,
+    coef_dir: Array,
+    intercept_dir: Array | None,
+    *,
+    scale: float = 1.0,
+    n_workers: int | None = None,
+    out: Array | None = None,
+) -> tuple[Array, Array | None]:
+    """:func:`hessp` over ``Xc``, the CSC form of X (compiled loops only).
+
+    ``out`` (n_classes, n_features), if given, receives the coefficients' part.
+    """
+    dtype = np.dtype(Xc.dtype)
+    n_samples = Xc.shape[0]
+    n_classes = coef_dir.shape[0]
+    _check_proba(proba, weight, n_samples, n_classes)
+    D = _column_logits(Xc, coef_dir, scale, n_workers)
+    vb = np.zeros(n_classes) if intercept_dir is None else np.asarray(intercept_dir, np.float64)
+    weight = np.ascontiguousarray(weight, dtype=dtype)
+    proba = np.ascontiguousarray(proba, dtype=dtype)
+    kernel = compiled_sparse.csc("rows_hessp")
+
+    def rows(lo: int, hi: int) -> None:
+        kernel(D, vb, weight, proba, lo, hi)
+
+    _map(rows, _row_chunks(n_samples, n_workers))
+    out_coef = _column_project(Xc, D, scale, dtype, n_workers, out=out)
+    out_b = None if intercept_dir is None else D.sum(axis=0).astype(dtype)
+    return out_coef, out_b
+
+
+def hessian_diagonal_columns(
+    Xc: Any, weight: Array, proba: Array, *, scale: float = 1.0, n_workers: int | None = None
+) -> tuple[Array, Array]:
+    """:func:`hessian_diagonal` over ``Xc``, the CSC form of X (compiled loops only)."""
+    n_classes = proba.shape[1]
+    _check_proba(proba, weight, Xc.shape[0], n_classes)
+    P = np.asarray(proba, np.float64)
+    H = P * (1.0 - P)
+    H *= np.asarray(weight, np.float64)[:, None]
+    diag = _column_project(Xc, H, scale * scale, np.float64, n_workers, square=True)
+    return diag, H.sum(axis=0)
