@@ -82,13 +82,17 @@ def inverse(
     ``l2_strength`` alone, 0 without a penalty) and along the intercept's flat direction.
     """
     diag_coef, diag_b = diagonal
-    parts = [diag_coef.ravel()] + ([diag_b] if fit_intercept else [])
-    full = np.concatenate(parts)
-    top = float(full.max(initial=0.0))
-    damping = l2_strength + 1e-8 * max(top, 1e-300)
-    inv = (1.0 / (full + damping)).astype(dtype)
+    size = diag_coef.size + (diag_b.size if fit_intercept else 0)
+    # Built in place, in ``dtype``: one vector the size of the parameters, no temporaries.
+    inv = np.empty(size, dtype)
+    inv[: diag_coef.size] = diag_coef.ravel()
+    if fit_intercept:
+        inv[diag_coef.size :] = diag_b
+    top = max(float(diag_coef.max(initial=0.0)), float(diag_b.max(initial=0.0)))
+    inv += inv.dtype.type(l2_strength + 1e-8 * max(top, 1e-300))
+    np.reciprocal(inv, out=inv)
 
     def apply(r: Array) -> Array:
-        return np.asarray(r, dtype=dtype) * inv
+        return np.multiply(r, inv, dtype=inv.dtype)
 
     return apply
