@@ -84,8 +84,9 @@ def _conjugate_gradient(
     p = np.zeros_like(grad)
     r = -grad
     z = r if precond is None else precond(r)
-    d = z.copy()
     rz = float(r @ z)
+    d = z.copy() if z is r else z  # a fresh z can be d itself: one parameter vector less
+    del z
     q_prev = 0.0
     for i in range(max_iter):
         hd = hessp(d)
