@@ -226,9 +226,9 @@ class SoftmaxObjective(L1Part):
         """The CSC copy of a sparse X when the passes run column-wise, else None.
 
         Made once, on the first pass (one more copy of X's entries); see
-        :func:`softreg._kernels.sparse.prefer_columns` for when.
+        :func:`softreg._kernels.sparse_columns.prefer_columns` for when.
         """
-        if self.dense or not _kernels.sparse.prefer_columns(self.X):
+        if self.dense or not _kernels.sparse_columns.prefer_columns(self.X):
             return None
         if self._columns is None:
             self._columns = self.X.tocsc()
@@ -246,7 +246,7 @@ class SoftmaxObjective(L1Part):
         """Data term, its gradient and probabilities; ``out`` may receive the coef gradient."""
         columns = self._column_form()
         if columns is not None:
-            return _kernels.sparse.loss_grad_columns(
+            return _kernels.sparse_columns.loss_grad(
                 columns,
                 self.y,
                 self.weight,
@@ -314,7 +314,7 @@ class SoftmaxObjective(L1Part):
                 block_rows=self.block_size,
             )
         elif (columns := self._column_form()) is not None:
-            hx, hb = _kernels.sparse.hessp_columns(
+            hx, hb = _kernels.sparse_columns.hessp(
                 columns,
                 self.weight,
                 proba,
@@ -380,7 +380,7 @@ class HessianOperator:
             diagonal = (
                 _kernels.jacobi.hessian_diagonal(obj.X, obj.weight, self.proba, scale=obj.scale)
                 if columns is None
-                else _kernels.sparse.hessian_diagonal_columns(
+                else _kernels.sparse_columns.hessian_diagonal(
                     columns, obj.weight, self.proba, scale=obj.scale
                 )
             )
