@@ -232,3 +232,18 @@ def test_property_any_shape_matches_dense(n, d, k, density, seed, dtype):
     np.testing.assert_allclose(g, gd, rtol=tol, atol=tol)
     np.testing.assert_allclose(h(w), hd(w), rtol=tol * 10, atol=tol)
     assert np.all(np.isfinite(g))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_diagonal_inverse_divides_by_the_damped_diagonal_and_stays_finite(dtype):
+    D = np.array([[1.0, 0.0, 4.0], [2.0, 0.0, 8.0]])  # column 1 empty
+    db = np.array([0.5, 0.25])
+    apply = jacobi.inverse((D, db), 0.1, fit_intercept=True, dtype=dtype)
+    r = np.arange(1.0, 9.0).astype(dtype)
+    expected = r / (np.r_[D.ravel(), db] + 0.1 + 1e-8 * 8.0)
+    out = apply(r)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    # No penalty and an empty column: finite, large, not inf or nan.
+    free = jacobi.inverse((D, db), 0.0, fit_intercept=False, dtype=dtype)(r[:6])
+    assert np.all(np.isfinite(free))

@@ -83,16 +83,20 @@ def inverse(
     """
     diag_coef, diag_b = diagonal
     size = diag_coef.size + (diag_b.size if fit_intercept else 0)
-    # Built in place, in ``dtype``: one vector the size of the parameters, no temporaries.
-    inv = np.empty(size, dtype)
+    # Built in place, in float32: one half-size vector, no temporaries (a preconditioner needs
+    # no more precision; with 2.6 million parameters this keeps 10 MB off the fit's peak).
+    inv = np.empty(size, np.float32)
     inv[: diag_coef.size] = diag_coef.ravel()
     if fit_intercept:
         inv[diag_coef.size :] = diag_b
     top = max(float(diag_coef.max(initial=0.0)), float(diag_b.max(initial=0.0)))
-    inv += inv.dtype.type(l2_strength + 1e-8 * max(top, 1e-300))
+    # The damping's floor keeps 1 / damping finite in float32 (no penalty, all-zero columns).
+    inv += np.float32(max(l2_strength + 1e-8 * top, 1e-30))
     np.reciprocal(inv, out=inv)
 
+    out_dtype = np.dtype(dtype)
+
     def apply(r: Array) -> Array:
-        return np.multiply(r, inv, dtype=inv.dtype)
+        return np.multiply(r, inv, dtype=out_dtype)
 
     return apply
