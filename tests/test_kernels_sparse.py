@@ -247,3 +247,13 @@ def test_diagonal_inverse_divides_by_the_damped_diagonal_and_stays_finite(dtype)
     # No penalty and an empty column: finite, large, not inf or nan.
     free = jacobi.inverse((D, db), 0.0, fit_intercept=False, dtype=dtype)(r[:6])
     assert np.all(np.isfinite(free))
+
+
+def test_kfac_on_sparse_x_equals_kfac_on_its_dense_copy():
+    X, y, sw = make_sparse(n=70, d=12, k=3, seed=11)
+    obj, dense = pair(X, y, sw, 3, C=1.0)
+    assert obj.preconditioner_name == dense.preconditioner_name == "kfac"
+    w = np.random.default_rng(12).standard_normal(obj.n_params)
+    _, _, h = obj.loss_grad_hessp(w)
+    _, _, hd = dense.loss_grad_hessp(w)
+    np.testing.assert_allclose(h.preconditioner()(w), hd.preconditioner()(w), rtol=1e-10)

@@ -41,11 +41,13 @@ def objective(X, y, C, coef, intercept):
 
 
 def test_preconditioner_is_chosen_by_shape_and_recorded_in_history():
-    X, y = text_like(n=200, d=500)
+    X, y = text_like(n=200, d=KFAC_MAX_FEATURES + 500)
     sparse_fit = SoftmaxRegression(C=10.0).fit(X, y)
     assert {row["preconditioner"] for row in sparse_fit.history_} == {"diagonal"}
     small_dense = SoftmaxRegression(C=10.0).fit(X[:, :50].toarray(), y)
     assert {row["preconditioner"] for row in small_dense.history_} == {"kfac"}
+    small_sparse = SoftmaxRegression(C=10.0).fit(X[:, :50], y)
+    assert {row["preconditioner"] for row in small_sparse.history_} == {"kfac"}
     wide = np.random.default_rng(0).standard_normal((60, KFAC_MAX_FEATURES + 1))
     wide_fit = SoftmaxRegression(C=1.0).fit(wide, np.arange(60) % 3)
     assert {row["preconditioner"] for row in wide_fit.history_} == {"diagonal"}
