@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from softreg._kernels.passes import single_threaded_blas
@@ -38,7 +39,7 @@ _GRAM_CHUNK = 256  # rows converted to float64 at a time, so the Gram needs no c
 
 
 def feature_basis(
-    X: Array, weight: Array, *, scale: float, fit_intercept: bool, max_rows: int = GRAM_ROWS
+    X: Any, weight: Array, *, scale: float, fit_intercept: bool, max_rows: int = GRAM_ROWS
 ) -> tuple[Array, Array]:
     """Eigen-decomposition ``(b, V)`` of ``B``, the weighted second moment of ``[scale x, 1]``.
 
@@ -57,7 +58,7 @@ def feature_basis(
     for start in range(0, len(rows), _GRAM_CHUNK):
         chunk = rows[start : start + _GRAM_CHUNK]
         Uc = U[: len(chunk)]
-        Uc[:, :d] = X[chunk]
+        Uc[:, :d] = X[chunk].toarray() if sp.issparse(X) else X[chunk]  # one chunk dense
         Uc[:, :d] *= scale
         B += (Uc * w[start : start + len(chunk), None]).T @ Uc
     b, V = np.linalg.eigh(B)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from softreg._kernels import axpy
 from softreg.optim._guards import require_finite
 from softreg.optim._result import Callback, SolverResult, max_abs, record, warn_not_converged
 
@@ -39,6 +40,26 @@ def _lbfgs_preconditioner(pairs: list[tuple[NDArray[Any], NDArray[Any]]], base: 
     return apply
 
 
+# Bytes the curvature pairs may hold (each pair is two parameter vectors). 20 pairs are 2.5 MB
+# for Fashion-MNIST's 7850 parameters, but 830 MB for a 20-class text model of 130107 features,
+# whose X is 7 MB: there the budget allows none (measured on that shape: 34, 35 and 31
+# Hessian-vector products with 0, 2 and 20 pairs, and each pair's vector updates cost more).
+PAIRS_BUDGET_BYTES = 32 * 2**20
+
+# Forcing term of the final (polishing) Newton step, by the Hessian operator's
+# ``preconditioner_name``; see minimize_newton_cg. Measured on the 20-newsgroups shape
+# (diagonal preconditioner): 0.2 left f 1.6e-6 above scikit-learn newton-cg's, 0.05 ended
+# 2e-8 below it for about the same time. On Fashion-MNIST (K-FAC) 0.05 took 145
+# Hessian-vector products instead of 81, so it stays 0.2 there.
+POLISH_FORCING = {"diagonal": 0.05}
+DEFAULT_POLISH_FORCING = 0.2
+
+
+def default_memory(w: NDArray[Any]) -> int:
+    """Curvature pairs kept by default: 20, fewer where they would exceed the byte budget."""
+    return int(min(20, PAIRS_BUDGET_BYTES // max(2 * w.nbytes, 1)))
+
+
 def _conjugate_gradient(
     hessp: Any,
     grad: NDArray[Any],
@@ -64,8 +85,9 @@ def _conjugate_gradient(
     p = np.zeros_like(grad)
     r = -grad
     z = r if precond is None else precond(r)
-    d = z.copy()
     rz = float(r @ z)
+    d = z.copy() if z is r else z  # a fresh z can be d itself: one parameter vector less
+    del z
     q_prev = 0.0
     for i in range(max_iter):
         hd = hessp(d)
@@ -75,8 +97,9 @@ def _conjugate_gradient(
         if pairs is not None:
             pairs.append((d.copy(), hd))
         alpha = rz / curvature
-        p += dtype.type(alpha) * d
-        r -= dtype.type(alpha) * hd
+        axpy(alpha, d, p)  # in place: no temporary the size of the parameters
+        axpy(-alpha, hd, r)
+        del hd  # (kept in `pairs` if wanted) the next product's vector may take its memory
         q = 0.5 * (float(grad @ p) - float(p @ r))
         if q < 0 and (i + 1) * (q - q_prev) / q <= rtol:
             return p, i + 1
@@ -87,6 +110,7 @@ def _conjugate_gradient(
             return p, i + 1
         d *= dtype.type(rz_new / rz)
         d += z
+        del z  # as for hd: at most one of them alive while the next is computed
         rz = rz_new
     return p, max_iter
 
@@ -99,7 +123,7 @@ def minimize_newton_cg(
     max_iter: int = 100,
     callback: Callback | None = None,
     max_cg_iter: int = 200,
-    memory: int = 20,
+    memory: int | None = None,
     state: list[tuple[NDArray[Any], NDArray[Any]]] | None = None,
 ) -> SolverResult:
     """Truncated Newton: inner CG on ``objective.loss_grad_hessp``, Armijo backtracking outside.
@@ -114,11 +138,14 @@ def minimize_newton_cg(
     Preconditioning, measured on full Fashion-MNIST (C=1, float32):
 
     - when the Hessian operator has a ``preconditioner()`` method
-      (:class:`softreg.objective.HessianOperator` does: a Kronecker-factored inverse), CG uses
-      it: 523 Hessian-vector products became 271;
+      (:class:`softreg.objective.HessianOperator` does: a Kronecker-factored inverse for dense
+      ``X`` with few features, the inverse diagonal otherwise), CG uses it: 523
+      Hessian-vector products became 271. Its ``preconditioner_name`` goes into each
+      history record (``"preconditioner"``);
     - from the second iteration on, the last ``memory`` curvature pairs ``(d, H d)`` of the
       previous CG are added on top as an L-BFGS inverse (:func:`_lbfgs_preconditioner`;
-      ``memory=0`` turns it off): 258 products became 141 and the outer iterations 12 became
+      ``memory=0`` turns it off; None means :func:`default_memory`, 20 pairs where they fit
+      in ``PAIRS_BUDGET_BYTES``): 258 products became 141 and the outer iterations 12 became
       10 (memory 5, 10, 40 and 60 gave 151, 155, 142 and 142);
     - the Nash-Sofer test instead of ``||r|| <= eta ||g||``: 154 passes over X became 130 there,
       and 828 became 595 summed over five other problems (Fashion-MNIST subsets at C = 0.1, 10
@@ -128,7 +155,8 @@ def minimize_newton_cg(
     (before ``callback``) to the curvature pairs the next iteration will use; pass the saved
     list back to continue. ``SolverResult.state`` holds the same pairs.
 
-    Stops when ``max|g| <= tol``, after one last Newton step from that point (``eta = 0.2``): at
+    Stops when ``max|g| <= tol``, after one last Newton step from that point (``eta = 0.2``,
+    0.05 with the diagonal preconditioner, see ``POLISH_FORCING``): at
     a point with ``max|g| ~ tol`` the gap to the optimum, of order ``g^T H^{-1} g / 2``, was
     still up to 9e-4 on Fashion-MNIST; that step narrows it.
 
@@ -140,6 +168,8 @@ def minimize_newton_cg(
     """
     w = np.array(w0, copy=True)
     dtype = w.dtype
+    if memory is None:
+        memory = default_memory(w)
     f, g, hessp = objective.loss_grad_hessp(w)
     require_finite("newton-cg", "at the start point", f, g)
     history: list[dict[str, Any]] = []
@@ -158,7 +188,11 @@ def minimize_newton_cg(
         # Forcing: Eisenstat-Walker's sqrt(||g||), but never tighter than 0.1 (measured: the
         # tighter late solves cost more Hessian-vector products than the outer iterations
         # they save); 0.2 for the final polishing step. ``memory`` curvature pairs carry over.
-        eta = 0.2 if polish else min(0.5, max(0.1, np.sqrt(gnorm2)))
+        eta = (
+            POLISH_FORCING.get(getattr(hessp, "preconditioner_name", ""), DEFAULT_POLISH_FORCING)
+            if polish
+            else min(0.5, max(0.1, np.sqrt(gnorm2)))
+        )
         precond = getattr(hessp, "preconditioner", None)
         try:
             base = None if precond is None else precond()
@@ -171,6 +205,7 @@ def minimize_newton_cg(
             deque(maxlen=memory) if memory else None
         )
         p, _ = _conjugate_gradient(hessp, g, eta, max_cg_iter, base, fresh)
+        base = None  # the preconditioner's arrays are not needed during the line search
         slope = float(g @ p)
         if slope >= 0:  # not a descent direction (round-off): fall back to steepest descent
             p, slope = -g, -(gnorm2**2)
@@ -201,6 +236,9 @@ def minimize_newton_cg(
         w = w + dtype.type(step) * p
         f, g, hessp = f_new, g_new, hessp_new
         row = record(n_iter, f, max_abs(g))
+        if precond is not None:
+            # Which preconditioner CG used (the objective picks it by X's shape and format).
+            row["preconditioner"] = str(getattr(hessp, "preconditioner_name", "custom"))
         history.append(row)
         pairs = [] if fresh is None else list(fresh)
         if state is not None:
