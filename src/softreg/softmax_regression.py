@@ -8,13 +8,24 @@ from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.linear_model._base import SparseCoefMixin
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from softreg._sklearn_callbacks import CallbackSupportMixin, open_callbacks
+from softreg._sklearn_params import (
+    SKLEARN_SOLVER_EQUIVALENTS,
+    n_iter_array,
+    resolve_penalty,
+    resolve_solver,
+    warn_n_jobs,
+)
 from softreg._validation import as_label_array, encode_labels, reject_multilabel
 from softreg.functional import log_softmax, softmax
 from softreg.objective import SoftmaxObjective
@@ -24,7 +35,7 @@ from softreg.optim._result import SolverResult
 _DEFAULT_LEARNING_RATE = {"sgd": 0.06, "adam": 1e-3}
 
 
-class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, SparseCoefMixin, BaseEstimator):
     """Multinomial logistic (softmax) regression, a drop-in for ``LogisticRegression``.
 
     Minimises, over ``coef`` ``W`` (n_classes, n_features) and ``intercept`` ``b`` (n_classes,),
@@ -124,8 +135,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     classes_: NDArray[Any]
     coef_: NDArray[Any]
     intercept_: NDArray[Any]
-    n_iter_: int
+    n_iter_: NDArray[np.int32]
     history_: list[dict[str, Any]]
+    #: scikit-learn solver names mapped to softreg's instead of refused (the conformance tests'
+    #: adapter sets it; see :func:`softreg._sklearn_params.resolve_solver`).
+    _solver_equivalents: ClassVar[dict[str, str] | None] = None
 
     _state_attributes: ClassVar[tuple[str, ...]] = (
         "classes_",
@@ -137,15 +151,26 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     )
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
+        "penalty": [
+            StrOptions({"l2", "l1", "elasticnet"}),
+            None,
+            Hidden(StrOptions({"deprecated"})),
+        ],
         "C": [Interval(Real, 0, None, closed="right")],
         "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
+        "dual": ["boolean"],
         "fit_intercept": ["boolean"],
+        "intercept_scaling": [Interval(Real, 0, None, closed="neither")],
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "solver": [StrOptions({"auto", "newton-cg", "lbfgs", "fista", "sgd", "adam"})],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "solver": [
+            StrOptions({"auto", "newton-cg", "lbfgs", "fista", "sgd", "adam"}),
+            # scikit-learn's own: refused in fit with the softreg solver to use instead.
+            Hidden(StrOptions(set(SKLEARN_SOLVER_EQUIVALENTS))),
+        ],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left"), None],
         "warm_start": ["boolean"],
+        "n_jobs": [None, Integral],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -157,18 +182,21 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        penalty: str | None = "l2",
+        penalty: str | None = "deprecated",
         *,
         C: float = 1.0,
-        l1_ratio: float | None = None,
+        l1_ratio: float | None = 0.0,
+        dual: bool = False,
+        tol: float | None = None,
         fit_intercept: bool = True,
+        intercept_scaling: float = 1,
         class_weight: dict[Any, float] | str | None = None,
+        random_state: Any = None,
         solver: str = "auto",
         max_iter: int = 100,
-        tol: float | None = None,
-        warm_start: bool = False,
-        random_state: Any = None,
         verbose: int = 0,
+        warm_start: bool = False,
+        n_jobs: int | None = None,
         batch_size: int = 200,
         learning_rate: float | Callable[[int], float] | None = None,
         momentum: float = 0.0,
@@ -178,14 +206,17 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.penalty = penalty
         self.C = C
         self.l1_ratio = l1_ratio
+        self.dual = dual
+        self.tol = tol
         self.fit_intercept = fit_intercept
+        self.intercept_scaling = intercept_scaling
         self.class_weight = class_weight
+        self.random_state = random_state
         self.solver = solver
         self.max_iter = max_iter
-        self.tol = tol
-        self.warm_start = warm_start
-        self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
+        self.n_jobs = n_jobs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.momentum = momentum
@@ -200,25 +231,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     # -- configuration -----------------------------------------------------------------------
 
     def _penalty_args(self) -> tuple[float, float]:
-        """``(C, l1_ratio)`` for the objective, from ``penalty``, ``C`` and ``l1_ratio``."""
-        if self.penalty is None:
-            return np.inf, 0.0
-        if self.penalty == "elasticnet":
-            if self.l1_ratio is None:
-                raise ValueError("l1_ratio must be a float in [0, 1] when penalty='elasticnet'.")
-            return float(self.C), float(self.l1_ratio)
-        return float(self.C), 1.0 if self.penalty == "l1" else 0.0
+        """``(C, l1_ratio)`` for the objective, chosen as scikit-learn 1.9 does (with its
+        warnings; see :func:`softreg._sklearn_params.resolve_penalty`)."""
+        _, C, l1_ratio = resolve_penalty(self.penalty, self.C, self.l1_ratio)
+        return C, l1_ratio
 
     def _solver(self, l1_ratio: float) -> str:
-        solver = self.solver
-        if solver == "auto":
-            return "fista" if l1_ratio > 0 else "newton-cg"
-        if l1_ratio > 0 and solver != "fista":
-            raise ValueError(
-                f"solver={solver!r} supports only penalty 'l2' or None, got "
-                f"penalty={self.penalty!r}; use solver='fista' (or 'auto') for L1 / elastic net."
-            )
-        return solver
+        """The softreg solver for the objective's ``l1_ratio`` (ValueError if it cannot)."""
+        name = "l2" if l1_ratio == 0 else "l1" if l1_ratio == 1 else "elasticnet"
+        return resolve_solver(self.solver, name, bool(self.dual), self._solver_equivalents)
 
     def _tol(self, solver: str) -> float:
         if self.tol is None:
@@ -323,6 +344,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def _store(self, w: NDArray[Any], objective: SoftmaxObjective) -> None:
         coef, intercept = objective.unravel(w)
         self.coef_ = np.array(coef, copy=True)
+        if objective.l1_strength == 0 or objective.n_classes == 2:
+            # softmax(z + c) = softmax(z) also for c = x . v: adding v to every row of coef
+            # leaves the data term unchanged. Centring (v = -mean of the rows) then keeps the
+            # loss and lowers an L2 penalty (||W - 1 m||^2 = ||W||^2 - k ||m||^2), and for two
+            # classes any penalty (|a| + |b| >= 2 |(b - a) / 2|), so it never moves away from
+            # the optimum; without a penalty it picks scikit-learn's zero-sum representative
+            # (the one an L2 optimum has, Zhu and Hastie 2004). Not for L1 with k > 2 classes.
+            self.coef_ -= self.coef_.mean(axis=0, dtype=np.float64).astype(self.coef_.dtype)
         if intercept is None:
             self.intercept_ = np.zeros(objective.n_classes, dtype=objective.dtype)
         else:
@@ -342,7 +371,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     f"[SoftmaxRegression] iteration {row['iteration']}: loss={row['loss']:.8g} "
                     f"grad_norm={row['grad_norm']:.3g}"
                 )
-            return bool(user(self, row)) if user is not None else False
+            bridge = getattr(self, "_callback_bridge", None)  # set_callbacks' hooks, if any
+            stop = bridge.iteration_end() if bridge is not None else False
+            user_stop = bool(user(self, row)) if user is not None else False
+            return user_stop or stop
 
         return on_iteration
 
@@ -366,12 +398,17 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         ``resume_from`` continues from such a file (see :mod:`softreg.resume`; the
         stochastic solvers and ``"newton-cg"`` then end bit for bit as an uninterrupted fit).
         A ``dask.array`` ``X`` trains on its shards where they live (:mod:`softreg.dask`).
-        Returns ``self``.
+        With ``warm_start=True`` the fit continues the previous one: from its parameters and,
+        if ``coef_``/``intercept_`` are as it left them, its solver state (``"newton-cg"``'s
+        curvature pairs, the stochastic solvers' moments and shuffling), so ``k`` fits of one
+        iteration end where one fit of ``k`` iterations does (``"lbfgs"`` and ``"fista"``
+        restart their memory/momentum, as scikit-learn's solvers do). Returns ``self``.
         """
+        warn_n_jobs(self.n_jobs)
         if hasattr(X, "__dask_graph__"):
             from softreg.dask import fit_dask
 
-            return fit_dask(
+            fit_dask(
                 self,
                 X,
                 y,
@@ -381,10 +418,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 checkpoint_every=checkpoint_every,
                 resume_from=resume_from,
             )
+            self.n_iter_ = n_iter_array(self.n_iter_)
+            return self
         if checkpoint is not None or resume_from is not None:
             from softreg.resume import fit_resumable
 
-            return fit_resumable(
+            fit_resumable(
                 self,
                 X,
                 y,
@@ -394,42 +433,87 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 resume_from=resume_from,
                 callback=callback,
             )
+            self.n_iter_ = n_iter_array(self.n_iter_)
+            return self
         C, l1_ratio = self._penalty_args()
         solver = self._solver(l1_ratio)
         X, y = self._validate_fit_data(X, y, reset=True)
-        previous = (
-            (self.classes_, self.coef_, self.intercept_)
-            if self.warm_start and hasattr(self, "coef_")
-            else None
+        previous_classes = (
+            self.classes_ if self.warm_start and hasattr(self, "coef_") else None
         )
         y_enc = self._set_classes(y)
         objective = self._objective(X, y_enc, sample_weight, C, l1_ratio)
         rng = np.random.default_rng(_seed(self.random_state))
-        w0 = self._initial_params(objective, rng)
-        if previous is not None and np.array_equal(previous[0], self.classes_):
-            coef, intercept = previous[1], previous[2]
-            if np.shape(coef) == (objective.n_classes, objective.n_features):
-                self.coef_, self.intercept_ = coef, intercept
-                w0 = self._current_params(objective)
+        w0, state = self._initial_params(objective, rng), None
+        if previous_classes is not None and np.array_equal(previous_classes, self.classes_):
+            w0, state, rng = self._warm_start_point(objective, solver, w0, rng)
         self._store(w0, objective)
         self.history_ = []
         self.n_iter_ = 0
-        result: SolverResult = minimize(
-            objective,
-            w0,
-            solver,
-            tol=self._tol(solver),
-            max_iter=int(self.max_iter),
-            callback=self._make_callback(objective, callback),
-            learning_rate=self._learning_rate(solver),
-            momentum=float(self.momentum),
-            batch_size=int(self.batch_size),
-            random_state=rng,
-        )
-        self._store(result.x, objective)
-        self.n_iter_ = int(result.n_iter)
+        bridge = open_callbacks(self, X, y, sample_weight, solver, int(self.max_iter))
+        try:
+            if bridge is not None:
+                self._callback_bridge = bridge
+                bridge.begin()
+            result: SolverResult = minimize(
+                objective,
+                w0,
+                solver,
+                tol=self._tol(solver),
+                max_iter=int(self.max_iter),
+                callback=self._make_callback(objective, callback),
+                learning_rate=self._learning_rate(solver),
+                momentum=float(self.momentum),
+                batch_size=int(self.batch_size),
+                random_state=rng,
+                state=state,
+            )
+            self._store(result.x, objective)
+            self.n_iter_ = n_iter_array(result.n_iter)
+            if bridge is not None:
+                bridge.close()
+        finally:
+            self.__dict__.pop("_callback_bridge", None)
         self._optimizer_state = result.state
+        # What a warm start continues from (see the docstring): the solver's own end point
+        # (before _store's centring) and generator, and the parameters that fit stored.
+        self._warm_start_state = {
+            "x": result.x,
+            "solver": solver,
+            "rng": rng,
+            "coef_": self.coef_.copy(),
+            "intercept_": self.intercept_.copy(),
+        }
         return self
+
+    def _warm_start_point(
+        self, objective: SoftmaxObjective, solver: str, w0: NDArray[Any], rng: Any
+    ) -> tuple[NDArray[Any], Any, Any]:
+        """``(w0, solver_state, rng)`` continuing the previous fit (``warm_start=True``).
+
+        The previous fit's end point, solver state and generator when ``coef_`` and
+        ``intercept_`` are still what it stored and the problem has the same shape, dtype and
+        solver; else the current ``coef_``/``intercept_`` (a user may have set them) and a
+        fresh solver state; else (another shape) the usual start ``w0``.
+        """
+        coef = self.coef_.toarray() if sp.issparse(self.coef_) else np.asarray(self.coef_)
+        if coef.shape != (objective.n_classes, objective.n_features):
+            return w0, None, rng
+        saved = getattr(self, "_warm_start_state", None)
+        if (
+            saved is not None
+            and saved["solver"] == solver
+            and saved["x"].shape == w0.shape
+            and saved["x"].dtype == w0.dtype
+            and np.array_equal(saved["coef_"], coef)
+            and np.array_equal(saved["intercept_"], self.intercept_)
+        ):
+            state = getattr(self, "_optimizer_state", None)
+            if isinstance(state, list):  # newton-cg's pairs: minimize updates the list in place
+                state = list(state)
+            return np.array(saved["x"], copy=True), state, saved["rng"]
+        self.coef_ = coef
+        return self._current_params(objective), None, rng
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(
@@ -470,7 +554,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if first:
             w0 = self._initial_params(objective, self._rng)
             self.history_ = []
-            self.n_iter_ = 0
+            self.n_iter_ = n_iter_array(0)
             self._optimizer_state = None
         else:
             w0 = self._current_params(objective)
@@ -479,8 +563,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         )
         self._store(result.x, objective)
         self._optimizer_state = result.state
-        self.n_iter_ += 1
-        self.history_.append(dict(result.history[-1], iteration=self.n_iter_))
+        self.n_iter_ = n_iter_array(self.n_iter_ + 1)
+        self.history_.append(dict(result.history[-1], iteration=int(self.n_iter_[0])))
         return self
 
     # -- prediction --------------------------------------------------------------------------
@@ -488,10 +572,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def _logits(self, X: Any) -> NDArray[Any]:
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=self._dtypes(X), reset=False)
-        coef = self.coef_
+        coef = self.coef_  # dense, or sparse after sparsify()
         if self.input_scale is not None:  # (s X) W^T = X (s W)^T: no scaled copy of X
             coef = coef * coef.dtype.type(self.input_scale)
-        return np.asarray(X @ coef.T) + self.intercept_
+        return np.asarray(safe_sparse_dot(X, coef.T, dense_output=True)) + self.intercept_
 
     def decision_function(self, X: Any) -> NDArray[Any]:
         """Logits ``X @ coef_.T + intercept_``, shape (n_samples, n_classes); for two classes
@@ -538,7 +622,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 f"classes_ must be a 1-d non-object array of >= 2 labels, got {classes!r}"
             )
         k, d = len(classes), int(self.n_features_in_)
-        coef, intercept = np.asarray(self.coef_), np.asarray(self.intercept_)
+        coef = self.coef_.toarray() if sp.issparse(self.coef_) else np.asarray(self.coef_)
+        intercept = np.asarray(self.intercept_)
         if coef.shape != (k, d) or intercept.shape != (k,):
             raise ValueError(
                 f"coef_ must have shape {(k, d)} and intercept_ {(k,)}, got {coef.shape} and "
@@ -551,8 +636,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             )
         if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
             raise ValueError("coef_ and intercept_ must be finite")
-        if int(self.n_iter_) < 0 or not isinstance(self.history_, list):
-            raise ValueError("n_iter_ must be a non-negative int and history_ a list of dicts")
+        n_iter = np.asarray(self.n_iter_)
+        if (
+            n_iter.size != 1
+            or n_iter.dtype.kind not in "iu"
+            or int(n_iter.reshape(())) < 0
+            or not isinstance(self.history_, list)
+        ):
+            raise ValueError(
+                "n_iter_ must be a non-negative integer (an int32 array of shape (1,)) and "
+                f"history_ a list of dicts, got n_iter_={self.n_iter_!r}"
+            )
+        self.n_iter_ = n_iter_array(n_iter)  # files of softreg <= 0.1.0 kept a plain int
 
 
 def _is_dense_integer(X: Any) -> bool:
