@@ -43,15 +43,15 @@ def test_two_class_rule_l2_is_c_doubled(binary):
 
 def test_two_class_rule_l1_is_c_itself(binary):
     X, y = binary
-    ours = SoftmaxRegression(C=0.05, l1_ratio=1.0, tol=1e-10, max_iter=100000).fit(X, y)
-    ref = LogisticRegression(C=0.05, l1_ratio=1.0, solver="saga", tol=1e-12, max_iter=100000)
+    ours = SoftmaxRegression(C=0.2, l1_ratio=1.0, tol=1e-8, max_iter=100000).fit(X, y)
+    ref = LogisticRegression(C=0.2, l1_ratio=1.0, solver="saga", tol=1e-12, max_iter=100000)
     ref.fit(X, y)
     w, c = _binary_weights(ours)
     assert np.count_nonzero(ref.coef_ == 0) >= 1  # the L1 term is active
     assert_allclose(w, ref.coef_[0], atol=1e-6)
     assert_allclose(c, ref.intercept_[0], atol=1e-6)
     # ... and not C' = 2C, the L2 rule.
-    wrong = LogisticRegression(C=0.1, l1_ratio=1.0, solver="saga", tol=1e-12, max_iter=100000)
+    wrong = LogisticRegression(C=0.4, l1_ratio=1.0, solver="saga", tol=1e-12, max_iter=100000)
     assert np.abs(wrong.fit(X, y).coef_[0] - w).max() > 1e-2
 
 
@@ -60,8 +60,8 @@ def test_two_class_rule_elastic_net(binary, r):
     # Two rows w0 = -w/2, w1 = w/2: (1 - r)(|w0|^2 + |w1|^2) / 2 = (1 - r)|w|^2 / 4 and
     # r(|w0|_1 + |w1|_1) = r|w|_1, so 1/C' = (1 + r) / (2C), l1_ratio' = r C' / C.
     X, y = binary
-    C = 0.1
-    ours = SoftmaxRegression(C=C, l1_ratio=r, tol=1e-10, max_iter=100000).fit(X, y)
+    C = 0.2
+    ours = SoftmaxRegression(C=C, l1_ratio=r, tol=1e-8, max_iter=100000).fit(X, y)
     ref = LogisticRegression(
         C=2 * C / (1 + r), l1_ratio=2 * r / (1 + r), solver="saga", tol=1e-12, max_iter=100000
     ).fit(X, y)
