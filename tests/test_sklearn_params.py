@@ -37,7 +37,11 @@ def _outcome(make, X, y):
             error = type(exc)
     seen = sorted(
         {(w.category.__name__, str(w.message)) for w in caught}
-        - {(w.category.__name__, str(w.message)) for w in caught if w.category is ConvergenceWarning}
+        - {
+            (w.category.__name__, str(w.message))
+            for w in caught
+            if w.category is ConvergenceWarning
+        }
     )
     return error, seen
 
@@ -47,7 +51,9 @@ CS = [1.0, 0.5, np.inf]
 L1_RATIOS = [None, 0.0, 0.5, 1.0]
 
 
-@pytest.mark.parametrize(("penalty", "C", "l1_ratio"), list(itertools.product(PENALTIES, CS, L1_RATIOS)))
+@pytest.mark.parametrize(
+    ("penalty", "C", "l1_ratio"), list(itertools.product(PENALTIES, CS, L1_RATIOS))
+)
 def test_penalty_c_l1_ratio_warn_and_fail_as_sklearn(iris3, penalty, C, l1_ratio):
     # Every combination: the same warnings (texts included) and the same refusals as
     # scikit-learn 1.9, with the solvers handling every penalty (saga / fista).
@@ -70,7 +76,8 @@ def test_penalty_c_l1_ratio_warn_and_fail_as_sklearn(iris3, penalty, C, l1_ratio
     if (penalty, C, l1_ratio) == ("deprecated", np.inf, None):
         # scikit-learn 1.9.1 passes l1_ratio=None on to its solver and fails with a TypeError
         # (a bug: it warns that None means 0); softreg fits the unpenalised model.
-        assert ref[0] is TypeError and ours == (None, ref[1])
+        assert ref[0] is TypeError
+        assert ours == (None, ref[1])
         return
     assert ours == ref
 
@@ -128,7 +135,12 @@ def test_l2_only_solvers_refuse_an_l1_term(iris3, solver, l1_ratio):
 
 @pytest.mark.parametrize(
     ("solver", "equivalent"),
-    [("liblinear", "newton-cg"), ("newton-cholesky", "newton-cg"), ("sag", "lbfgs"), ("saga", "fista")],
+    [
+        ("liblinear", "newton-cg"),
+        ("newton-cholesky", "newton-cg"),
+        ("sag", "lbfgs"),
+        ("saga", "fista"),
+    ],
 )
 def test_sklearn_only_solvers_are_refused_naming_the_equivalent(iris3, solver, equivalent):
     X, y = iris3
@@ -140,7 +152,9 @@ def test_sklearn_only_solvers_are_refused_naming_the_equivalent(iris3, solver, e
 @pytest.mark.parametrize("solver", ["auto", "lbfgs", "newton-cg", "fista", "sgd", "adam"])
 def test_dual_true_is_refused_as_sklearn_does(iris3, solver):
     X, y = iris3
-    with pytest.raises(ValueError, match=f"Solver {solver} supports only dual=False, got dual=True"):
+    with pytest.raises(
+        ValueError, match=f"Solver {solver} supports only dual=False, got dual=True"
+    ):
         SoftmaxRegression(solver=solver, dual=True).fit(X, y)
 
 
@@ -165,7 +179,8 @@ def test_parameters_are_sklearns(iris3):
         assert name in ours
         if name not in ("solver", "tol"):  # documented differences (README)
             assert ours[name] == default, name
-    assert ours["solver"] == "auto" and ours["tol"] is None
+    assert ours["solver"] == "auto"
+    assert ours["tol"] is None
 
 
 @pytest.mark.parametrize("solver", ["lbfgs", "newton-cg", "fista", "sgd", "adam"])
@@ -173,8 +188,11 @@ def test_max_iter_zero_keeps_the_start_and_warns(iris3, solver):
     X, y = iris3
     with pytest.warns(ConvergenceWarning, match=f"{solver} failed to converge"):
         clf = SoftmaxRegression(solver=solver, max_iter=0).fit(X, y)
-    assert clf.n_iter_.dtype == np.int32 and clf.n_iter_.shape == (1,) and clf.n_iter_[0] == 0
-    assert np.all(clf.coef_ == 0) and np.all(clf.intercept_ == 0)
+    assert clf.n_iter_.dtype == np.int32
+    assert clf.n_iter_.shape == (1,)
+    assert clf.n_iter_[0] == 0
+    assert np.all(clf.coef_ == 0)
+    assert np.all(clf.intercept_ == 0)
     assert_allclose(clf.predict_proba(X), 1 / 3)
 
 
@@ -184,10 +202,12 @@ def test_n_iter_is_an_int32_array_of_shape_1(iris3, solver):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf = SoftmaxRegression(solver=solver, max_iter=7, tol=0).fit(X, y)
-    assert clf.n_iter_.dtype == np.int32 and clf.n_iter_.shape == (1,)
+    assert clf.n_iter_.dtype == np.int32
+    assert clf.n_iter_.shape == (1,)
     assert clf.n_iter_[0] == len(clf.history_) <= 7
     stream = SoftmaxRegression().partial_fit(X, y, classes=[0, 1, 2]).partial_fit(X, y)
-    assert stream.n_iter_.dtype == np.int32 and stream.n_iter_.tolist() == [2]
+    assert stream.n_iter_.dtype == np.int32
+    assert stream.n_iter_.tolist() == [2]
 
 
 def test_convergence_warning_text_matches_sklearns(iris3):

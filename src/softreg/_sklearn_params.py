@@ -48,7 +48,9 @@ _PENALTY_DEPRECATED = (
 )
 
 
-def resolve_penalty(penalty: Any, C: float, l1_ratio: float | None) -> tuple[str | None, float, float]:
+def resolve_penalty(
+    penalty: Any, C: float, l1_ratio: float | None
+) -> tuple[str | None, float, float]:
     """The penalty that ``penalty``, ``C`` and ``l1_ratio`` choose, as scikit-learn 1.9 does.
 
     Parameters
@@ -93,7 +95,7 @@ def resolve_penalty(penalty: Any, C: float, l1_ratio: float | None) -> tuple[str
             name = "l1"
         else:
             name = "elasticnet"
-        if C == np.inf:
+        if np.inf == C:
             name = None
     else:
         name = penalty
@@ -199,3 +201,33 @@ def n_iter_array(n_iter: Any) -> np.ndarray:
     array([7], dtype=int32)
     """
     return np.asarray(n_iter, dtype=np.int32).reshape(1)
+
+
+#: Parameters softreg 0.1.0 lacked, with the value that keeps its behaviour.
+_ADDED_PARAMS = {"dual": False, "intercept_scaling": 1, "n_jobs": None}
+
+
+def upgrade_legacy_params(params: dict[str, Any]) -> dict[str, Any]:
+    """``SoftmaxRegression`` parameters saved by softreg 0.1.0 (before scikit-learn 1.9's
+    semantics) as today's parameters for the same model; other dicts are returned as they are.
+
+    0.1.0 files lack ``dual``, ``intercept_scaling`` and ``n_jobs``, and chose the penalty by
+    ``penalty`` alone (``l1_ratio`` counted only for ``"elasticnet"``): that penalty becomes
+    ``l1_ratio`` (and ``C=np.inf`` for None), with ``penalty`` left at its default.
+
+    >>> upgrade_legacy_params({"penalty": "l1", "C": 2.0, "l1_ratio": None})
+    {'penalty': 'deprecated', 'C': 2.0, 'l1_ratio': 1.0, 'dual': False,
+     'intercept_scaling': 1, 'n_jobs': None}
+    """
+    if "dual" in params or "penalty" not in params:
+        return params
+    upgraded = dict(params)
+    penalty, l1_ratio = upgraded["penalty"], upgraded.get("l1_ratio")
+    upgraded["penalty"] = "deprecated"
+    if penalty is None:
+        upgraded["C"], upgraded["l1_ratio"] = np.inf, 0.0
+    elif penalty == "elasticnet" and l1_ratio is not None:
+        upgraded["l1_ratio"] = float(l1_ratio)
+    else:
+        upgraded["l1_ratio"] = 1.0 if penalty == "l1" else 0.0
+    return {**upgraded, **_ADDED_PARAMS}

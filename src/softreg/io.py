@@ -73,13 +73,8 @@ def register_estimator(cls: type, name: str | None = None) -> type:
 
 
 def _registry() -> dict[str, Any]:
-    # softreg's estimators are imported lazily: io sits beside them and must stay importable alone.
-    if "SoftmaxRegression" not in _REGISTRY:
-        from softreg.mlp import MLPClassifier
-        from softreg.softmax_regression import SoftmaxRegression
-
-        _REGISTRY["SoftmaxRegression"] = SoftmaxRegression
-        _REGISTRY["MLPClassifier"] = MLPClassifier
+    # Each estimator registers itself where it is defined (softreg's own on ``import softreg``):
+    # this module sits beside the estimators and imports none of them.
     return _REGISTRY
 
 
@@ -390,6 +385,9 @@ def load(path: str | os.PathLike[str]) -> Any:
     if cls is None:
         raise fail(f"unknown estimator {name!r}; expected one of {', '.join(sorted(registry))}")
     params = _from_json(header["params"])
+    upgrade = getattr(cls, "_upgrade_params", None)  # parameters saved by an older softreg
+    if upgrade is not None:
+        params = upgrade(params)
     expected = set(cls().get_params(deep=False))
     unknown = sorted(set(params) - expected)
     if unknown:
