@@ -216,3 +216,30 @@ def test_convergence_warning_text_matches_sklearns(iris3):
         with pytest.warns(ConvergenceWarning, match=f"{solver} failed to converge") as record:
             SoftmaxRegression(solver=solver, max_iter=1, tol=1e-15).fit(X, y)
         assert "Increase the number of iterations" in str(record[0].message)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ({"penalty": "l2", "l1_ratio": None, "C": 2.0}, {"l1_ratio": 0.0, "C": 2.0}),
+        ({"penalty": "l1", "l1_ratio": None, "C": 2.0}, {"l1_ratio": 1.0, "C": 2.0}),
+        ({"penalty": "elasticnet", "l1_ratio": 0.3, "C": 2.0}, {"l1_ratio": 0.3, "C": 2.0}),
+        ({"penalty": None, "l1_ratio": None, "C": 2.0}, {"l1_ratio": 0.0, "C": np.inf}),
+    ],
+)
+def test_parameters_of_softreg_0_1_are_upgraded_to_the_same_model(iris3, old, new):
+    # Model files and checkpoints of softreg 0.1.0 name the penalty the old way.
+    upgraded = SoftmaxRegression._upgrade_params(dict(old, solver="fista", tol=1e-8))
+    assert upgraded["penalty"] == "deprecated"
+    assert {k: upgraded[k] for k in new} == new
+    X, y = iris3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # penalty=None with C=2: "ignores C"
+        warnings.simplefilter("ignore", FutureWarning)  # penalty=...: deprecated
+        legacy_semantics = SoftmaxRegression(**dict(old, solver="fista", tol=1e-8, max_iter=5000))
+        legacy_semantics.fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        today = SoftmaxRegression(**dict(upgraded, max_iter=5000)).fit(X, y)
+    assert_allclose(today.coef_, legacy_semantics.coef_)
+    assert SoftmaxRegression._upgrade_params(upgraded) == upgraded
