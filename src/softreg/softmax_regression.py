@@ -43,50 +43,79 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, SparseCoefMixin, 
     Minimises, over ``coef`` ``W`` (n_classes, n_features) and ``intercept`` ``b`` (n_classes,),
     the mean weighted cross-entropy of ``softmax(W x + b)`` plus
     ``(1 - l1_ratio) ||W||^2 / (2 C S) + l1_ratio ||W||_1 / (C S)`` (``S`` the sum of sample
-    weights), whose minimiser is scikit-learn's ``LogisticRegression(C=C)``'s for more than two
-    classes (see :mod:`softreg.objective`). Beyond it: ``partial_fit`` streams, float32 input
-    gives float32 parameters and arithmetic, and ``history_`` records each iteration.
+    weights), whose minimiser is scikit-learn's ``LogisticRegression(C=C, l1_ratio=l1_ratio)``'s
+    for more than two classes (see :mod:`softreg.objective`). It takes every parameter of
+    scikit-learn 1.9's ``LogisticRegression``, with its meaning, warnings and errors (see
+    :mod:`softreg._sklearn_params`; the README lists the deliberate differences), and its
+    ``n_iter_``, ``sparsify``/``densify`` and ``set_callbacks``. Beyond it: ``partial_fit``
+    streams, float32 input gives float32 parameters and arithmetic, and ``history_`` records
+    each iteration.
 
     **Two classes.** ``coef_`` keeps both rows. Since ``softmax(z)_1 = sigmoid(z_1 - z_0)``,
     the model is binary logistic regression on ``w = coef_[1] - coef_[0]``,
-    ``c = intercept_[1] - intercept_[0]``; at the L2 optimum ``coef_[0] = -coef_[1]`` (the data
-    gradient sums to zero over classes), so the penalty is ``||w||^2 / 2`` and ``(w, c)`` equals
-    ``LogisticRegression(C=2 * C)``'s ``coef_[0], intercept_[0]``. ``decision_function`` returns
-    ``z_1 - z_0`` of shape (n_samples,), as scikit-learn's binary classifiers do.
+    ``c = intercept_[1] - intercept_[0]``, and ``coef_`` is the centred split
+    ``coef_[1] = -coef_[0] = w / 2`` (any other split of the same ``w`` has a larger penalty).
+    The penalty is then ``(1 - r) ||w||^2 / 4 + r ||w||_1`` (``r = l1_ratio``, over ``C S``),
+    so ``(w, c)`` equals ``LogisticRegression``'s ``coef_[0], intercept_[0]`` with
+
+    - L2 (``l1_ratio=0``): ``C' = 2 C``;
+    - L1 (``l1_ratio=1``): ``C' = C``;
+    - elastic net: ``C' = 2 C / (1 + r)`` and ``l1_ratio' = 2 r / (1 + r)``.
+
+    ``decision_function`` returns ``z_1 - z_0`` of shape (n_samples,), as scikit-learn's binary
+    classifiers do.
 
     Parameters
     ----------
-    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
-        Penalty on ``coef_`` (never on ``intercept_``); None is the same as ``C=np.inf``.
+    penalty : {"l2", "l1", "elasticnet"} or None, default="deprecated"
+        Deprecated as in scikit-learn 1.8+ (a ``FutureWarning``): ``l1_ratio`` and ``C``
+        choose the penalty. If given, it is obeyed as scikit-learn obeys it.
     C : float, default=1.0
         Inverse regularisation strength, > 0; ``np.inf`` for no penalty.
-    l1_ratio : float in [0, 1] or None, default=None
-        L1 share of the elastic-net penalty; required for ``penalty="elasticnet"``.
-    fit_intercept : bool, default=True
-        Whether to fit ``intercept_`` (zeros otherwise).
-    class_weight : dict, "balanced" or None, default=None
-        Weights multiplying ``sample_weight`` per class, as in scikit-learn.
-    solver : {"auto", "newton-cg", "lbfgs", "fista", "sgd", "adam"}, default="auto"
-        ``"auto"`` is ``"newton-cg"`` (truncated Newton on the exact Hessian-vector product,
-        ~10-20 iterations to a tight optimum) for L2 / no penalty and ``"fista"`` for L1 and
-        elastic net (the only solver handling them).
-    max_iter : int, default=100
-        Maximum iterations (epochs for ``"sgd"``/``"adam"``).
+    l1_ratio : float in [0, 1], default=0.0
+        L1 share of the penalty: 0 is L2, 1 is L1, in between elastic net (``None`` is
+        deprecated and means 0). An L1 term needs ``solver="fista"`` or ``"auto"``.
+    dual : bool, default=False
+        Only False: softreg solves the primal problem (``True`` raises, as scikit-learn does
+        for every solver but liblinear).
     tol : float or None, default=None
         Full-batch solvers stop when ``max|grad| <= tol``; stochastic ones when the epoch cost
-        improves by less than ``tol`` (``tol=0``: run all ``max_iter`` epochs). None means
-        1e-4 for ``"newton-cg"``, 1e-6 for ``"lbfgs"``/``"fista"`` and 1e-4 for stochastic
-        solvers. On Fashion-MNIST (C=1) ``max|grad| <= 1e-4`` alone left the objective up to
-        ~3e-3 (relative) above the optimum and 1e-6 leaves ~1e-7; newton-cg's final polishing
+        improves by less than ``tol`` (``tol=0``: run all ``max_iter`` epochs). None (a
+        deliberate difference from scikit-learn's 1e-4 for every solver) means 1e-4 for
+        ``"newton-cg"``, 1e-6 for ``"lbfgs"``/``"fista"`` and 1e-4 for stochastic solvers. On
+        Fashion-MNIST (C=1) ``max|grad| <= 1e-4`` alone left the objective up to ~3e-3
+        (relative) above the optimum and 1e-6 leaves ~1e-7; newton-cg's final polishing
         Newton step (see :func:`softreg.optim.minimize_newton_cg`) took that to ~6e-5, below
         scikit-learn's lbfgs and newton-cg results, for a fraction of the passes over X that
         1e-6 needs.
-    warm_start : bool, default=False
-        Start from the previous ``coef_``/``intercept_`` when classes and shapes match.
+    fit_intercept : bool, default=True
+        Whether to fit ``intercept_`` (zeros otherwise).
+    intercept_scaling : float > 0, default=1
+        Accepted for scikit-learn compatibility; as there for every solver but liblinear, it
+        has no effect (the intercept is never penalised).
+    class_weight : dict, "balanced" or None, default=None
+        Weights multiplying ``sample_weight`` per class, as in scikit-learn.
     random_state : int, RandomState, Generator or None, default=None
         Seeds the Xavier initialisation and the mini-batch shuffling.
+    solver : {"auto", "newton-cg", "lbfgs", "fista", "sgd", "adam"}, default="auto"
+        ``"auto"`` is ``"newton-cg"`` (truncated Newton on the exact Hessian-vector product,
+        ~10-20 iterations to a tight optimum) for L2 / no penalty and ``"fista"`` for L1 and
+        elastic net (the only solver handling them). scikit-learn's ``"liblinear"``,
+        ``"sag"``, ``"saga"`` and ``"newton-cholesky"`` raise a ValueError naming the softreg
+        solver for the same objective.
+    max_iter : int >= 0, default=100
+        Maximum iterations (epochs for ``"sgd"``/``"adam"``); 0 keeps the start point (with a
+        ``ConvergenceWarning``).
     verbose : int, default=0
         Print one line per iteration when > 0.
+    warm_start : bool, default=False
+        Continue the previous fit when classes and shapes match: from its ``coef_`` and
+        ``intercept_`` and, if they are as it left them, its solver state (``"newton-cg"``'s
+        curvature pairs, the stochastic solvers' moments and shuffling generator), so ``k``
+        fits of one iteration end where one fit of ``k`` iterations does. ``"lbfgs"`` and
+        ``"fista"`` restart their memory / momentum, as scikit-learn's solvers do.
+    n_jobs : None, default=None
+        Has no effect; other values give scikit-learn 1.9's ``FutureWarning``.
     batch_size : int, default=200
         Mini-batch size of ``"sgd"``/``"adam"`` and ``partial_fit``.
     learning_rate : float, callable or None, default=None
@@ -110,13 +139,15 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, SparseCoefMixin, 
     classes_ : ndarray of shape (n_classes,)
         Sorted class labels (strings as dtype 'U').
     coef_ : ndarray of shape (n_classes, n_features)
-        Weights, in X's floating dtype (float32 or float64).
+        Weights, in X's floating dtype (float32 or float64); a CSR matrix after
+        ``sparsify()``. Without an L1 term (and always for two classes) the rows sum to zero
+        over classes, scikit-learn's representative of the flat direction ``coef_ + 1 v^T``.
     intercept_ : ndarray of shape (n_classes,)
-        Biases, same dtype.
+        Biases, same dtype, summing to zero over classes.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when X had string column names.
-    n_iter_ : int
+    n_iter_ : ndarray of shape (1,), dtype int32
         Iterations (epochs) run by the last ``fit``; epochs so far for ``partial_fit``.
     history_ : list of dict
         One row per iteration/epoch: ``{"iteration", "loss", "grad_norm"}`` (plain floats);
