@@ -243,3 +243,12 @@ def test_parameters_of_softreg_0_1_are_upgraded_to_the_same_model(iris3, old, ne
         today = SoftmaxRegression(**dict(upgraded, max_iter=5000)).fit(X, y)
     assert_allclose(today.coef_, legacy_semantics.coef_)
     assert SoftmaxRegression._upgrade_params(upgraded) == upgraded
+
+
+def test_partial_fit_refuses_an_l1_term_naming_l1_ratio(iris3):
+    X, y = iris3
+    with pytest.raises(ValueError, match=r"partial_fit supports only an L2 penalty.*l1_ratio=1"):
+        SoftmaxRegression(l1_ratio=1).partial_fit(X, y, classes=[0, 1, 2])
+    # Without a penalty l1_ratio is irrelevant, as in fit.
+    with pytest.warns(UserWarning, match="l1_ratio parameter is only used"):
+        SoftmaxRegression(l1_ratio=0.5, C=np.inf).partial_fit(X, y, classes=[0, 1, 2])

@@ -374,7 +374,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, SparseCoefMixin, 
         C, l1_ratio = setup.penalty_args(self)
         if l1_ratio > 0:
             raise ValueError(
-                f"partial_fit supports only penalty 'l2' or None, got penalty={self.penalty!r}."
+                "partial_fit supports only an L2 penalty or none (l1_ratio=0 or C=np.inf), got "
+                f"l1_ratio={self.l1_ratio!r} with penalty={self.penalty!r}."
             )
         X, y = self._validate_fit_data(X, y, reset=first)
         if first:
