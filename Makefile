@@ -27,8 +27,10 @@ run: $(VENV)/.run-stamp
 # The whole test suite, after the linters (ruff, mypy) configured in pyproject.toml. One BLAS
 # thread: on 2 cores OpenBLAS's threads otherwise fight pytest's work and the suite runs 5x slower.
 # Then the estimator and solver tests again without numba: the NumPy fallback must work alone
-# (the kernel tests already run both implementations side by side).
+# (the kernel tests already run both implementations side by side). First, the import
+# contracts of pyproject.toml's [tool.importlinter]: layers, forbidden imports, no cycles.
 test: lint
+	$(VENV)/bin/lint-imports
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest
 	SOFTREG_DISABLE_NUMBA=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q \
 		tests/test_objective.py tests/test_optim.py tests/test_softmax_regression.py \
@@ -61,4 +63,4 @@ bench-all: bench profile
 	$(PY) benchmarks/bench_dask.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

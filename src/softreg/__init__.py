@@ -4,6 +4,7 @@ Flat re-exports only; every name lives in its own module.
 """
 
 from softreg import datasets
+from softreg._version import __version__
 from softreg.functional import (
     binary_cross_entropy,
     binary_cross_entropy_grad,
@@ -30,8 +31,6 @@ from softreg.mlp import MLPClassifier
 from softreg.resume import fit_resumable
 from softreg.softmax_regression import SoftmaxRegression
 from softreg.streaming import fit_stream, iter_chunks
-
-__version__ = "0.1.0"
 
 __all__ = [
     "MLPClassifier",

@@ -16,6 +16,7 @@ This module knows no estimator: the estimators build their checkpointer and pass
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from softreg.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from softreg.io import registered_estimators
 from softreg.optim._fit_core import FitState
 
 __all__ = [
@@ -216,21 +218,29 @@ def fit_resumable(
     """
     check_checkpoint_every(checkpoint_every)
     name = type(model).__name__
-    if name not in ("SoftmaxRegression", "MLPClassifier") or not hasattr(model, "fit"):
-        raise TypeError(f"model must be a SoftmaxRegression or MLPClassifier, got {name}")
+    resumable = tuple(
+        cls
+        for cls in registered_estimators().values()
+        if "checkpoint" in inspect.signature(cls.fit).parameters
+    )
+    if not isinstance(model, resumable):
+        raise TypeError(
+            "model must be a SoftmaxRegression or MLPClassifier (a registered estimator whose "
+            f"fit takes checkpoint=), got {name}"
+        )
+    if getattr(model, "early_stopping", False):
+        raise ValueError(
+            "fit_resumable does not support early_stopping=True (the held-out split is not "
+            "checkpointed); use early_stopping=False"
+        )
     options = {
         "checkpoint": checkpoint,
         "checkpoint_every": checkpoint_every,
         "resume_from": resume_from,
         "callback": callback,
     }
-    if name == "MLPClassifier" and model.early_stopping:
-        raise ValueError(
-            "fit_resumable does not support early_stopping=True (the held-out split is not "
-            "checkpointed); use early_stopping=False"
-        )
     if sample_weight is None:
         return model.fit(X, y, **options)
-    if name == "MLPClassifier":
-        raise TypeError("sample_weight is not supported by MLPClassifier")
+    if "sample_weight" not in inspect.signature(model.fit).parameters:
+        raise TypeError(f"sample_weight is not supported by {name}")
     return model.fit(X, y, sample_weight, **options)

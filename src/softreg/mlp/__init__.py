@@ -2,6 +2,7 @@
 ``layers``), training loop (``training``), targets (``targets``) and restored-state checks
 (``state``)."""
 
-from softreg.mlp.classifier import FASHION_MNIST_DEFAULTS, MLPClassifier
+from softreg.mlp.classifier import MLPClassifier
+from softreg.mlp.defaults import FASHION_MNIST_DEFAULTS
 
 __all__ = ["FASHION_MNIST_DEFAULTS", "MLPClassifier"]
