@@ -394,8 +394,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, SparseCoefMixin, 
         else:
             w = setup.flat_params(setup.dense_coef(self), self.intercept_, objective)
             state = getattr(self, "_optimizer_state", None)
-            start = FitState(w, int(self.n_iter_[0]), self.history_, state, self._rng)
-        # One epoch through the fit core, with no stop rule (tol=0).
+            start = FitState(w, int(self.n_iter_[0]), [], state, self._rng)
+        # One epoch through the fit core, with no stop rule (tol=0: the history is not needed).
         final = fit_core(
             objective,
             start,
@@ -408,7 +408,10 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, SparseCoefMixin, 
         )
         setup.store(self, final.w, objective)
         self._optimizer_state = final.optimizer_state
-        self.n_iter_, self.history_ = n_iter_array(final.n_iter), final.history
+        if first:
+            self.history_ = []
+        self.history_.extend(final.history)  # in place: one row per call
+        self.n_iter_ = n_iter_array(final.n_iter)
         return self
 
     # -- prediction --------------------------------------------------------------------------
