@@ -51,7 +51,7 @@ def fit_softreg(solver: str, X: np.ndarray, y: np.ndarray, C: float) -> tuple[An
     from softreg import SoftmaxRegression
 
     m = SoftmaxRegression(C=C, solver=solver).fit(X, y)
-    return m.coef_, m.intercept_, int(m.n_iter_)
+    return m.coef_, m.intercept_, int(m.n_iter_[0])
 
 
 def count_passes(X: np.ndarray, y: np.ndarray, C: float) -> tuple[dict[str, list[Any]], float]:

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     model.fit(X_train, y_train)
     print(
-        f"SGD     {model.n_iter_:4d} epochs  {time.perf_counter() - start:7.2f} s  "
+        f"SGD     {int(model.n_iter_[0]):4d} epochs  {time.perf_counter() - start:7.2f} s  "
         f"cost {model.history_[-1]['loss']:.6f}  "
         f"train error {error_rate(model, X_train, y_train):.4f}  "
         f"test error {error_rate(model, X_test, y_test):.4f}"
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     model.fit(X_train, y_train)
     print(
-        f"L-BFGS  {model.n_iter_:4d} iters   {time.perf_counter() - start:7.2f} s  "
+        f"L-BFGS  {int(model.n_iter_[0]):4d} iters   {time.perf_counter() - start:7.2f} s  "
         f"cost {model.history_[-1]['loss']:.6f}  "
         f"train error {error_rate(model, X_train, y_train):.4f}  "
         f"test error {error_rate(model, X_test, y_test):.4f}"

@@ -50,7 +50,7 @@ def client():
     [
         {"solver": "newton-cg", "tol": 1e-9},
         {"solver": "lbfgs", "tol": 1e-9, "max_iter": 500},
-        {"solver": "fista", "penalty": "l1", "C": 0.5, "tol": 1e-7, "max_iter": 3000},
+        {"solver": "fista", "l1_ratio": 1.0, "C": 0.5, "tol": 1e-7, "max_iter": 3000},
         {"solver": "newton-cg", "tol": 1e-9, "fit_intercept": False, "class_weight": "balanced"},
     ],
 )
@@ -207,7 +207,7 @@ def test_averaged_fit_resumes_bit_for_bit_from_a_checkpoint(tmp_path: Path) -> N
 
 def test_not_converged_warns() -> None:
     X, y = _data()
-    with pytest.warns(ConvergenceWarning, match="newton-cg did not converge"):
+    with pytest.warns(ConvergenceWarning, match="newton-cg failed to converge"):
         fit_dask(SoftmaxRegression(max_iter=1, tol=1e-12), da.from_array(X, chunks=100), y)
 
 

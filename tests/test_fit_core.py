@@ -102,7 +102,7 @@ def test_a_start_at_max_iter_runs_nothing() -> None:
 
 def test_not_converged_warns_with_the_method_name() -> None:
     obj = _objective()
-    with pytest.warns(ConvergenceWarning, match="sgd did not converge in max_iter=2"):
+    with pytest.warns(ConvergenceWarning, match="sgd failed to converge in max_iter=2"):
         fit_core(
             obj, FitState(np.zeros(obj.n_params), rng=np.random.default_rng(0)), "sgd",
             tol=1e-12, max_iter=2, learning_rate=1e-4,

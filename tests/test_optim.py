@@ -105,7 +105,7 @@ def test_float32_is_kept_by_every_solver():
 @pytest.mark.parametrize("method", FULL_BATCH)
 def test_non_convergence_warns(method):
     obj = problem(C=100.0)
-    with pytest.warns(ConvergenceWarning, match="did not converge"):
+    with pytest.warns(ConvergenceWarning, match="failed to converge"):
         r = minimize(obj, np.zeros(obj.n_params), method, tol=1e-12, max_iter=1)
     assert not r.converged
 

@@ -121,7 +121,7 @@ def test_sample_weight_equals_repetition_and_class_weight():
 def test_l1_matches_sklearn_saga():
     X, y = load_iris(return_X_y=True)
     X = (X - X.mean(axis=0)) / X.std(axis=0)
-    ours = SoftmaxRegression(penalty="l1", C=0.1, tol=1e-10, max_iter=100000).fit(X, y)
+    ours = SoftmaxRegression(l1_ratio=1.0, C=0.1, tol=1e-10, max_iter=100000).fit(X, y)
     ref = LogisticRegression(l1_ratio=1.0, C=0.1, solver="saga", tol=1e-12, max_iter=100000)
     ref.fit(X, y)
     assert np.any(ours.coef_ == 0)
@@ -201,10 +201,14 @@ def test_default_tol_reaches_a_tight_optimum(digits):
 
 BAD_INPUTS = [
     ({"C": -1.0}, None, "The 'C' parameter"),
-    ({"solver": "saga"}, None, "The 'solver' parameter"),
-    ({"max_iter": 0}, None, "The 'max_iter' parameter"),
-    ({"penalty": "l1", "solver": "lbfgs"}, None, "solver='lbfgs' supports only"),
-    ({"penalty": "elasticnet"}, None, "l1_ratio must be"),
+    ({"solver": "sgd-ish"}, None, "The 'solver' parameter"),
+    ({"solver": "saga"}, None, "solver='saga' is one of scikit-learn's solvers .*solver='fista'"),
+    ({"solver": "newton-cholesky"}, None, "softreg does not implement; solver='newton-cg'"),
+    ({"max_iter": -1}, None, "The 'max_iter' parameter"),
+    ({"l1_ratio": 1, "solver": "lbfgs"}, None, "Solver lbfgs supports only 'l2' or None"),
+    ({"l1_ratio": 0.5, "solver": "sgd"}, None, "got elasticnet penalty"),
+    ({"dual": True}, None, "Solver auto supports only dual=False, got dual=True"),
+    ({"intercept_scaling": 0}, None, "The 'intercept_scaling' parameter"),
     ({}, "nan", "Input X contains NaN"),
     ({}, "one_class", "only one class"),
     ({}, "empty", "0 sample"),

@@ -14,11 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import _check_sample_weight
 
 from softreg._fingerprint import data_fingerprint
+from softreg._sklearn_params import n_iter_array, resolve_penalty, resolve_solver
 from softreg.objective import SoftmaxObjective
 from softreg.optim._fit_core import FitState, Hook, fit_core
 from softreg.optim.solve import STOCHASTIC
@@ -28,27 +30,17 @@ _DEFAULT_LEARNING_RATE = {"sgd": 0.06, "adam": 1e-3}
 
 
 def penalty_args(model: Any) -> tuple[float, float]:
-    """``(C, l1_ratio)`` for the objective, from ``penalty``, ``C`` and ``l1_ratio``."""
-    if model.penalty is None:
-        return np.inf, 0.0
-    if model.penalty == "elasticnet":
-        if model.l1_ratio is None:
-            raise ValueError("l1_ratio must be a float in [0, 1] when penalty='elasticnet'.")
-        return float(model.C), float(model.l1_ratio)
-    return float(model.C), 1.0 if model.penalty == "l1" else 0.0
+    """``(C, l1_ratio)`` for the objective, chosen from ``penalty``, ``C`` and ``l1_ratio`` as
+    scikit-learn 1.9 does, with its warnings (:func:`softreg._sklearn_params.resolve_penalty`)."""
+    _, C, l1_ratio = resolve_penalty(model.penalty, model.C, model.l1_ratio)
+    return C, l1_ratio
 
 
 def solver_for(model: Any, l1_ratio: float) -> str:
-    """The solver ``model.solver`` names (``"auto"`` resolved), checked against the penalty."""
-    solver = str(model.solver)
-    if solver == "auto":
-        return "fista" if l1_ratio > 0 else "newton-cg"
-    if l1_ratio > 0 and solver != "fista":
-        raise ValueError(
-            f"solver={solver!r} supports only penalty 'l2' or None, got "
-            f"penalty={model.penalty!r}; use solver='fista' (or 'auto') for L1 / elastic net."
-        )
-    return solver
+    """The softreg solver for ``model.solver`` and the objective's ``l1_ratio`` (``"auto"``
+    resolved), or scikit-learn's ValueError (:func:`softreg._sklearn_params.resolve_solver`)."""
+    name = "l2" if l1_ratio == 0 else "l1" if l1_ratio == 1 else "elasticnet"
+    return resolve_solver(str(model.solver), name, bool(model.dual), model._solver_equivalents)
 
 
 def tol_for(model: Any, solver: str) -> float:
@@ -132,12 +124,27 @@ def flat_params(coef: Any, intercept: Any, objective: Any) -> NDArray[Any]:
     return np.concatenate(parts)
 
 
+def dense_coef(model: Any) -> NDArray[Any]:
+    """``model.coef_`` as an array (it is a CSR matrix after ``sparsify()``)."""
+    coef = model.coef_
+    return coef.toarray() if sp.issparse(coef) else np.asarray(coef)
+
+
 def store(model: Any, w: NDArray[Any], objective: Any) -> None:
-    """Set ``model.coef_`` and ``model.intercept_`` from the flat ``w``."""
+    """Set ``model.coef_`` and ``model.intercept_`` from the flat ``w`` (centred over classes
+    where that never moves away from the optimum)."""
     # New parameters invalidate a temperature calibrated for the old ones.
     model.__dict__.pop("temperature_", None)
     coef, intercept = objective.unravel(w)
     model.coef_ = np.array(coef, copy=True)
+    if objective.l1_strength == 0 or objective.n_classes == 2:
+        # softmax(z + c) = softmax(z) also for c = x . v: adding v to every row of coef leaves
+        # the data term unchanged. Centring (v = -mean of the rows) keeps the loss and lowers
+        # an L2 penalty (||W - 1 m^T||^2 = ||W||^2 - k ||m||^2), and for two classes any
+        # penalty (|a| + |b| >= 2 |(b - a) / 2|), so it never moves away from the optimum;
+        # without a penalty it picks scikit-learn's zero-sum representative (the one the L2
+        # optimum has, Zhu and Hastie 2004). Not for an L1 term with more than two classes.
+        model.coef_ -= model.coef_.mean(axis=0, dtype=np.float64).astype(model.coef_.dtype)
     if intercept is None:
         model.intercept_ = np.zeros(objective.n_classes, dtype=objective.dtype)
     else:
@@ -162,7 +169,7 @@ class Progress:
     def on_iteration(self, state: Any) -> bool:
         model, row = self.model, state.history[-1]
         store(model, state.w, self.objective)
-        model.history_, model.n_iter_ = state.history, state.n_iter
+        model.history_, model.n_iter_ = state.history, n_iter_array(state.n_iter)
         if model.verbose:
             print(
                 f"[{type(model).__name__}] iteration {row['iteration']}: loss={row['loss']:.8g} "
@@ -172,7 +179,21 @@ class Progress:
 
     def on_fit_end(self, state: Any) -> None:
         store(self.model, state.w, self.objective)
-        self.model.history_, self.model.n_iter_ = state.history, state.n_iter
+        self.model.history_, self.model.n_iter_ = state.history, n_iter_array(state.n_iter)
+
+
+class SklearnCallbacks:
+    """The hook that drives scikit-learn 1.9's ``set_callbacks`` callbacks (after `Progress`,
+    so the model holds the iteration's parameters); see :mod:`softreg._sklearn_callbacks`."""
+
+    def __init__(self, bridge: Any) -> None:
+        self.bridge = bridge
+
+    def on_iteration(self, state: Any) -> bool:
+        return self.bridge.iteration_end()
+
+    def on_fit_end(self, state: Any) -> None:
+        self.bridge.close()
 
 
 def check_state(model: Any) -> None:
@@ -181,7 +202,7 @@ def check_state(model: Any) -> None:
     if classes.ndim != 1 or len(classes) < 2 or classes.dtype == object:
         raise ValueError(f"classes_ must be a 1-d non-object array of >= 2 labels, got {classes!r}")
     k, d = len(classes), int(model.n_features_in_)
-    coef, intercept = np.asarray(model.coef_), np.asarray(model.intercept_)
+    coef, intercept = dense_coef(model), np.asarray(model.intercept_)
     if coef.shape != (k, d) or intercept.shape != (k,):
         raise ValueError(
             f"coef_ must have shape {(k, d)} and intercept_ {(k,)}, got {coef.shape} and "
@@ -194,8 +215,18 @@ def check_state(model: Any) -> None:
         )
     if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
         raise ValueError("coef_ and intercept_ must be finite")
-    if int(model.n_iter_) < 0 or not isinstance(model.history_, list):
-        raise ValueError("n_iter_ must be a non-negative int and history_ a list of dicts")
+    n_iter = np.asarray(model.n_iter_)
+    if (
+        n_iter.size != 1
+        or n_iter.dtype.kind not in "iu"
+        or int(n_iter.reshape(())) < 0
+        or not isinstance(model.history_, list)
+    ):
+        raise ValueError(
+            "n_iter_ must be a non-negative integer (an int32 array of shape (1,)) and "
+            f"history_ a list of dicts, got n_iter_={model.n_iter_!r}"
+        )
+    model.n_iter_ = n_iter_array(n_iter)  # model files of softreg 0.1.0 hold a plain int
 
 
 def run(
@@ -205,9 +236,11 @@ def run(
     shape: tuple[int, ...],
     previous: tuple[Any, Any, Any] | None,
     options: Run,
+    callbacks: Any = None,
 ) -> None:
     """Start (fresh, warm from ``previous`` = (classes, coef, intercept), or from a checkpoint),
-    run the fit core with the progress and checkpoint hooks, and keep the final state."""
+    run the fit core with the progress, checkpoint and ``callbacks`` hooks (a
+    :class:`softreg._sklearn_callbacks.CallbackBridge`), and keep the final state."""
     data_shape = (int(shape[0]), int(shape[1]))
     rng = np.random.default_rng(seed(model.random_state))
     start = FitState(initial_params(model, objective, rng), rng=rng)
@@ -217,7 +250,7 @@ def run(
         and np.array_equal(previous[0], model.classes_)
         and np.shape(previous[1]) == coef_shape
     ):
-        start.w = flat_params(previous[1], previous[2], objective)
+        start = _warm_start(model, objective, solver, previous, rng)
     fingerprint = None
     if options.resume_from is not None or options.checkpoint is not None:
         # Once per fit (one read of X): checkpoints are refused for other data.
@@ -237,8 +270,11 @@ def run(
             data_fingerprint=fingerprint,
         )
     store(model, start.w, objective)
-    model.history_, model.n_iter_ = list(start.history), start.n_iter
+    model.history_, model.n_iter_ = list(start.history), n_iter_array(start.n_iter)
     hooks: list[Hook] = [Progress(model, objective, options.callback)]
+    if callbacks is not None:
+        callbacks.begin()
+        hooks.append(SklearnCallbacks(callbacks))
     if options.checkpoint is not None:
         hooks.append(
             Checkpointer(
@@ -263,6 +299,30 @@ def run(
         batch_size=int(model.batch_size),
     )
     model._optimizer_state = final.optimizer_state if solver in STOCHASTIC else None
+    # What a warm start continues from: this end state (before `store`'s centring) and the
+    # parameters `store` left, to tell whether a user has changed them since.
+    model._warm_start_state = (final, solver, dense_coef(model).copy(), model.intercept_.copy())
+
+
+def _warm_start(
+    model: Any, objective: Any, solver: str, previous: tuple[Any, Any, Any], rng: Any
+) -> FitState:
+    """The start of a warm-started fit: the previous fit's end state (parameters, solver state,
+    generator; counting from 0 again) if ``coef_``/``intercept_`` are still what it left and the
+    problem has the same size, dtype and solver, so ``k`` fits of one iteration end where one
+    fit of ``k`` iterations does; else the current ``coef_``/``intercept_`` and a fresh state."""
+    saved = getattr(model, "_warm_start_state", None)
+    if saved is not None:
+        final, saved_solver, coef, intercept = saved
+        if (
+            saved_solver == solver
+            and final.w.shape == (objective.n_params,)
+            and final.w.dtype == objective.dtype
+            and np.array_equal(coef, previous[1])
+            and np.array_equal(intercept, previous[2])
+        ):
+            return FitState(np.array(final.w, copy=True), 0, [], final.optimizer_state, final.rng)
+    return FitState(flat_params(previous[1], previous[2], objective), rng=rng)
 
 
 def _checkpoint_contents(state: FitState) -> dict[str, Any]:
@@ -286,6 +346,7 @@ def run_sharded(
     previous: tuple[Any, Any, Any] | None,
     options: Run,
     client: Any = None,
+    callbacks: Any = None,
 ) -> None:
     """`run` on a ``dask.array`` ``X``: the objective is :mod:`softreg.dask`'s sharded one."""
     from softreg.dask.problem import check_inputs, cluster_session, sharded_objective
@@ -295,7 +356,7 @@ def run_sharded(
     def progress() -> str:
         path = options.checkpoint
         where = f"; the last checkpoint {os.fspath(path)!r} is intact" if path else ""
-        return f"{getattr(model, 'n_iter_', 0)} iterations{where}"
+        return f"{int(np.ravel(getattr(model, 'n_iter_', 0))[0])} iterations{where}"
 
     with cluster_session(client, progress) as session:
         objective, model.classes_ = sharded_objective(
@@ -312,4 +373,4 @@ def run_sharded(
         model.n_features_in_ = int(X.shape[1])
         if hasattr(model, "feature_names_in_"):
             del model.feature_names_in_
-        run(model, objective, solver, X.shape, previous, options)
+        run(model, objective, solver, X.shape, previous, options, callbacks)

@@ -309,13 +309,15 @@ def _check_compatible(
         if ck.estimator != type(model).__name__:
             raise fail(f"it was written by {ck.estimator}, not {type(model).__name__}")
         current = from_json(to_json(model.get_params(deep=False), "model parameters"))
+        upgrade = getattr(model, "_upgrade_params", None)  # parameters of an older softreg
+        saved = ck.params if upgrade is None else upgrade(ck.params)
         changed = sorted(
             k
-            for k in set(current) | set(ck.params)
-            if k not in _RESUMABLE_PARAMS and current.get(k) != ck.params.get(k)
+            for k in set(current) | set(saved)
+            if k not in _RESUMABLE_PARAMS and current.get(k) != saved.get(k)
         )
         if changed:
-            detail = ", ".join(f"{k}={ck.params.get(k)!r} -> {current.get(k)!r}" for k in changed)
+            detail = ", ".join(f"{k}={saved.get(k)!r} -> {current.get(k)!r}" for k in changed)
             raise fail(f"hyper-parameters differ ({detail})")
     if data_shape is not None and tuple(int(s) for s in data_shape) != ck.data_shape:
         raise fail(f"it was written for data of shape {ck.data_shape}, got {tuple(data_shape)}")

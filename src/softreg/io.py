@@ -283,6 +283,9 @@ def load(path: str | os.PathLike[str]) -> Any:
     if cls is None:
         raise fail(f"unknown estimator {name!r}; expected one of {', '.join(sorted(registry))}")
     params = from_json(header["params"])
+    upgrade = getattr(cls, "_upgrade_params", None)  # parameters saved by an older softreg
+    if upgrade is not None:
+        params = upgrade(params)
     expected = set(cls().get_params(deep=False))
     unknown = sorted(set(params) - expected)
     if unknown:

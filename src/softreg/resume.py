@@ -222,7 +222,7 @@ def fit_resumable(
     ...                   X, y, checkpoint=path)
     >>> resumed = fit_resumable(SoftmaxRegression(**params), X, y, resume_from=path)
     >>> direct = SoftmaxRegression(**params).fit(X, y)
-    >>> resumed.n_iter_, bool((resumed.coef_ == direct.coef_).all())
+    >>> int(resumed.n_iter_[0]), bool((resumed.coef_ == direct.coef_).all())
     (6, True)
     """
     check_checkpoint_every(checkpoint_every)

@@ -16,11 +16,20 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.linear_model._base import SparseCoefMixin
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from softreg import _softmax_fit as setup
+from softreg._sklearn_callbacks import CallbackSupportMixin, open_callbacks
+from softreg._sklearn_params import (
+    SKLEARN_SOLVER_EQUIVALENTS,
+    n_iter_array,
+    upgrade_legacy_params,
+    warn_n_jobs,
+)
 from softreg._validation import (
     as_label_array,
     check_magnitude,
@@ -34,56 +43,85 @@ from softreg.optim._fit_core import FitState, fit_core
 from softreg.resume import check_checkpoint_every
 
 
-class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, SparseCoefMixin, BaseEstimator):
     """Multinomial logistic (softmax) regression, a drop-in for ``LogisticRegression``.
 
     Minimises, over ``coef`` ``W`` (n_classes, n_features) and ``intercept`` ``b`` (n_classes,),
     the mean weighted cross-entropy of ``softmax(W x + b)`` plus
     ``(1 - l1_ratio) ||W||^2 / (2 C S) + l1_ratio ||W||_1 / (C S)`` (``S`` the sum of sample
-    weights), whose minimiser is scikit-learn's ``LogisticRegression(C=C)``'s for more than two
-    classes (see :mod:`softreg.objective`). Beyond it: ``partial_fit`` streams, float32 input
-    gives float32 parameters and arithmetic, and ``history_`` records each iteration.
+    weights), whose minimiser is scikit-learn's ``LogisticRegression(C=C, l1_ratio=l1_ratio)``'s
+    for more than two classes (see :mod:`softreg.objective`). It takes every parameter of
+    scikit-learn 1.9's ``LogisticRegression``, with its meaning, warnings and errors (see
+    :mod:`softreg._sklearn_params`; the README lists the deliberate differences), and its
+    ``n_iter_``, ``sparsify``/``densify`` and ``set_callbacks``. Beyond it: ``partial_fit``
+    streams, float32 input gives float32 parameters and arithmetic, and ``history_`` records
+    each iteration.
 
     **Two classes.** ``coef_`` keeps both rows. Since ``softmax(z)_1 = sigmoid(z_1 - z_0)``,
     the model is binary logistic regression on ``w = coef_[1] - coef_[0]``,
-    ``c = intercept_[1] - intercept_[0]``; at the L2 optimum ``coef_[0] = -coef_[1]`` (the data
-    gradient sums to zero over classes), so the penalty is ``||w||^2 / 2`` and ``(w, c)`` equals
-    ``LogisticRegression(C=2 * C)``'s ``coef_[0], intercept_[0]``. ``decision_function`` returns
-    ``z_1 - z_0`` of shape (n_samples,), as scikit-learn's binary classifiers do.
+    ``c = intercept_[1] - intercept_[0]``, and ``coef_`` is the centred split
+    ``coef_[1] = -coef_[0] = w / 2`` (any other split of the same ``w`` has a larger penalty).
+    The penalty is then ``(1 - r) ||w||^2 / 4 + r ||w||_1`` (``r = l1_ratio``, over ``C S``),
+    so ``(w, c)`` equals ``LogisticRegression``'s ``coef_[0], intercept_[0]`` with
+
+    - L2 (``l1_ratio=0``): ``C' = 2 C``;
+    - L1 (``l1_ratio=1``): ``C' = C``;
+    - elastic net: ``C' = 2 C / (1 + r)`` and ``l1_ratio' = 2 r / (1 + r)``.
+
+    ``decision_function`` returns ``z_1 - z_0`` of shape (n_samples,), as scikit-learn's binary
+    classifiers do.
 
     Parameters
     ----------
-    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
-        Penalty on ``coef_`` (never on ``intercept_``); None is the same as ``C=np.inf``.
+    penalty : {"l2", "l1", "elasticnet"} or None, default="deprecated"
+        Deprecated as in scikit-learn 1.8+ (a ``FutureWarning``): ``l1_ratio`` and ``C``
+        choose the penalty. If given, it is obeyed as scikit-learn obeys it.
     C : float, default=1.0
         Inverse regularisation strength, > 0; ``np.inf`` for no penalty.
-    l1_ratio : float in [0, 1] or None, default=None
-        L1 share of the elastic-net penalty; required for ``penalty="elasticnet"``.
-    fit_intercept : bool, default=True
-        Whether to fit ``intercept_`` (zeros otherwise).
-    class_weight : dict, "balanced" or None, default=None
-        Weights multiplying ``sample_weight`` per class, as in scikit-learn.
-    solver : {"auto", "newton-cg", "lbfgs", "fista", "sgd", "adam"}, default="auto"
-        ``"auto"`` is ``"newton-cg"`` (truncated Newton on the exact Hessian-vector product,
-        ~10-20 iterations to a tight optimum) for L2 / no penalty and ``"fista"`` for L1 and
-        elastic net (the only solver handling them).
-    max_iter : int, default=100
-        Maximum iterations (epochs for ``"sgd"``/``"adam"``).
+    l1_ratio : float in [0, 1], default=0.0
+        L1 share of the penalty: 0 is L2, 1 is L1, in between elastic net (``None`` is
+        deprecated and means 0). An L1 term needs ``solver="fista"`` or ``"auto"``.
+    dual : bool, default=False
+        Only False: softreg solves the primal problem (``True`` raises, as scikit-learn does
+        for every solver but liblinear).
     tol : float or None, default=None
         Full-batch solvers stop when ``max|grad| <= tol``; stochastic ones when the epoch cost
-        improves by less than ``tol`` (``tol=0``: run all ``max_iter`` epochs). None means
-        1e-4 for ``"newton-cg"``, 1e-6 for ``"lbfgs"``/``"fista"`` and 1e-4 for stochastic
-        solvers. On Fashion-MNIST (C=1) ``max|grad| <= 1e-4`` alone left the objective up to
-        ~3e-3 (relative) above the optimum and 1e-6 leaves ~1e-7; newton-cg's final polishing
+        improves by less than ``tol`` (``tol=0``: run all ``max_iter`` epochs). None (a
+        deliberate difference from scikit-learn's 1e-4 for every solver) means 1e-4 for
+        ``"newton-cg"``, 1e-6 for ``"lbfgs"``/``"fista"`` and 1e-4 for stochastic solvers. On
+        Fashion-MNIST (C=1) ``max|grad| <= 1e-4`` alone left the objective up to ~3e-3
+        (relative) above the optimum and 1e-6 leaves ~1e-7; newton-cg's final polishing
         Newton step (see :func:`softreg.optim.minimize_newton_cg`) took that to ~6e-5, below
         scikit-learn's lbfgs and newton-cg results, for a fraction of the passes over X that
         1e-6 needs.
-    warm_start : bool, default=False
-        Start from the previous ``coef_``/``intercept_`` when classes and shapes match.
+    fit_intercept : bool, default=True
+        Whether to fit ``intercept_`` (zeros otherwise).
+    intercept_scaling : float > 0, default=1
+        Accepted for scikit-learn compatibility; as there for every solver but liblinear, it
+        has no effect (the intercept is never penalised).
+    class_weight : dict, "balanced" or None, default=None
+        Weights multiplying ``sample_weight`` per class, as in scikit-learn.
     random_state : int, RandomState, Generator or None, default=None
         Seeds the Xavier initialisation and the mini-batch shuffling.
+    solver : {"auto", "newton-cg", "lbfgs", "fista", "sgd", "adam"}, default="auto"
+        ``"auto"`` is ``"newton-cg"`` (truncated Newton on the exact Hessian-vector product,
+        ~10-20 iterations to a tight optimum) for L2 / no penalty and ``"fista"`` for L1 and
+        elastic net (the only solver handling them). scikit-learn's ``"liblinear"``,
+        ``"sag"``, ``"saga"`` and ``"newton-cholesky"`` raise a ValueError naming the softreg
+        solver for the same objective.
+    max_iter : int >= 0, default=100
+        Maximum iterations (epochs for ``"sgd"``/``"adam"``); 0 keeps the start point (with a
+        ``ConvergenceWarning``).
     verbose : int, default=0
         Print one line per iteration when > 0.
+    warm_start : bool, default=False
+        Continue the previous fit when classes and shapes match: from its ``coef_`` and
+        ``intercept_`` and, if they are as it left them, its solver state (``"newton-cg"``'s
+        curvature pairs, the stochastic solvers' moments and shuffling generator), so ``k``
+        fits of one iteration end where one fit of ``k`` iterations does. ``"lbfgs"`` and
+        ``"fista"`` restart their memory / momentum, as scikit-learn's solvers do.
+    n_jobs : None, default=None
+        Has no effect; other values give scikit-learn 1.9's ``FutureWarning``.
     batch_size : int, default=200
         Mini-batch size of ``"sgd"``/``"adam"`` and ``partial_fit``.
     learning_rate : float, callable or None, default=None
@@ -107,13 +145,15 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
         Sorted class labels (strings as dtype 'U').
     coef_ : ndarray of shape (n_classes, n_features)
-        Weights, in X's floating dtype (float32 or float64).
+        Weights, in X's floating dtype (float32 or float64); a CSR matrix after
+        ``sparsify()``. Without an L1 term (and always for two classes) the rows sum to zero
+        over classes, scikit-learn's representative of the flat direction ``coef_ + 1 v^T``.
     intercept_ : ndarray of shape (n_classes,)
-        Biases, same dtype.
+        Biases, same dtype, summing to zero over classes.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Only when X had string column names.
-    n_iter_ : int
+    n_iter_ : ndarray of shape (1,), dtype int32
         Iterations (epochs) run by the last ``fit``; epochs so far for ``partial_fit``.
     history_ : list of dict
         One row per iteration/epoch: ``{"iteration", "loss", "grad_norm"}`` (plain floats);
@@ -134,8 +174,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     classes_: NDArray[Any]
     coef_: NDArray[Any]
     intercept_: NDArray[Any]
-    n_iter_: int
+    n_iter_: NDArray[np.int32]
     history_: list[dict[str, Any]]
+    #: scikit-learn solver names mapped to softreg's instead of refused (the conformance tests'
+    #: adapter sets it; see :func:`softreg._sklearn_params.resolve_solver`).
+    _solver_equivalents: ClassVar[dict[str, str] | None] = None
 
     _state_attributes: ClassVar[tuple[str, ...]] = (
         "classes_",
@@ -150,15 +193,26 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     _optional_state_attributes: ClassVar[tuple[str, ...]] = ("temperature_",)
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
+        "penalty": [
+            StrOptions({"l2", "l1", "elasticnet"}),
+            None,
+            Hidden(StrOptions({"deprecated"})),
+        ],
         "C": [Interval(Real, 0, None, closed="right")],
         "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
+        "dual": ["boolean"],
         "fit_intercept": ["boolean"],
+        "intercept_scaling": [Interval(Real, 0, None, closed="neither")],
         "class_weight": [dict, StrOptions({"balanced"}), None],
-        "solver": [StrOptions({"auto", "newton-cg", "lbfgs", "fista", "sgd", "adam"})],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "solver": [
+            StrOptions({"auto", "newton-cg", "lbfgs", "fista", "sgd", "adam"}),
+            # scikit-learn's own: refused in fit with the softreg solver to use instead.
+            Hidden(StrOptions(set(SKLEARN_SOLVER_EQUIVALENTS))),
+        ],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left"), None],
         "warm_start": ["boolean"],
+        "n_jobs": [None, Integral],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -170,18 +224,21 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        penalty: str | None = "l2",
+        penalty: str | None = "deprecated",
         *,
         C: float = 1.0,
-        l1_ratio: float | None = None,
+        l1_ratio: float | None = 0.0,
+        dual: bool = False,
+        tol: float | None = None,
         fit_intercept: bool = True,
+        intercept_scaling: float = 1,
         class_weight: dict[Any, float] | str | None = None,
+        random_state: Any = None,
         solver: str = "auto",
         max_iter: int = 100,
-        tol: float | None = None,
-        warm_start: bool = False,
-        random_state: Any = None,
         verbose: int = 0,
+        warm_start: bool = False,
+        n_jobs: int | None = None,
         batch_size: int = 200,
         learning_rate: float | Callable[[int], float] | None = None,
         momentum: float = 0.0,
@@ -191,19 +248,27 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.penalty = penalty
         self.C = C
         self.l1_ratio = l1_ratio
+        self.dual = dual
+        self.tol = tol
         self.fit_intercept = fit_intercept
+        self.intercept_scaling = intercept_scaling
         self.class_weight = class_weight
+        self.random_state = random_state
         self.solver = solver
         self.max_iter = max_iter
-        self.tol = tol
-        self.warm_start = warm_start
-        self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
+        self.n_jobs = n_jobs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.momentum = momentum
         self.init = init
         self.input_scale = input_scale
+
+    @staticmethod
+    def _upgrade_params(params: dict[str, Any]) -> dict[str, Any]:
+        """Parameters saved by an older softreg (model files, checkpoints) as today's."""
+        return upgrade_legacy_params(params)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -249,21 +314,26 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     ) -> SoftmaxRegression:
         """`fit`, also for :func:`softreg.dask.fit_dask` (which names a Dask ``client``)."""
         check_checkpoint_every(checkpoint_every)
+        warn_n_jobs(self.n_jobs)
         C, l1_ratio = setup.penalty_args(self)
         solver = setup.solver_for(self, l1_ratio)
         previous = (
-            (self.classes_, self.coef_, self.intercept_)
+            (self.classes_, setup.dense_coef(self), self.intercept_)
             if self.warm_start and hasattr(self, "coef_")
             else None
         )
         run = setup.Run(callback, checkpoint, checkpoint_every, resume_from)
         if hasattr(X, "__dask_graph__"):
-            setup.run_sharded(self, X, y, sample_weight, C, l1_ratio, solver, previous, run, client)
+            callbacks = open_callbacks(self, X, y, sample_weight, solver, int(self.max_iter))
+            setup.run_sharded(
+                self, X, y, sample_weight, C, l1_ratio, solver, previous, run, client, callbacks
+            )
             return self
         X, y = self._validate_fit_data(X, y, reset=True)
         y_enc = self._set_classes(y)
         objective = setup.in_memory_objective(self, X, y_enc, sample_weight, C, l1_ratio)
-        setup.run(self, objective, solver, X.shape, previous, run)
+        callbacks = open_callbacks(self, X, y, sample_weight, solver, int(self.max_iter))
+        setup.run(self, objective, solver, X.shape, previous, run, callbacks)
         return self
 
     def _validate_fit_data(self, X: Any, y: Any, reset: bool) -> tuple[Any, NDArray[Any]]:
@@ -315,7 +385,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         C, l1_ratio = setup.penalty_args(self)
         if l1_ratio > 0:
             raise ValueError(
-                f"partial_fit supports only penalty 'l2' or None, got penalty={self.penalty!r}."
+                "partial_fit supports only an L2 penalty or none (l1_ratio=0 or C=np.inf), got "
+                f"l1_ratio={self.l1_ratio!r} with penalty={self.penalty!r}."
             )
         X, y = self._validate_fit_data(X, y, reset=first)
         if first:
@@ -332,9 +403,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if first:
             start = FitState(setup.initial_params(self, objective, self._rng), rng=self._rng)
         else:
-            w = setup.flat_params(self.coef_, self.intercept_, objective)
+            w = setup.flat_params(setup.dense_coef(self), self.intercept_, objective)
             state = getattr(self, "_optimizer_state", None)
-            start = FitState(w, self.n_iter_, [], state, self._rng)
+            start = FitState(w, int(self.n_iter_[0]), [], state, self._rng)
         # One epoch through the fit core, with no stop rule (tol=0: the history is not needed).
         final = fit_core(
             objective,
@@ -351,7 +422,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if first:
             self.history_ = []
         self.history_.extend(final.history)  # in place: one row per call
-        self.n_iter_ = final.n_iter
+        self.n_iter_ = n_iter_array(final.n_iter)
         return self
 
     # -- prediction --------------------------------------------------------------------------
@@ -361,10 +432,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         check_numeric_X(X)
         X = validate_data(self, X, accept_sparse="csr", dtype=self._dtypes(X), reset=False)
         check_magnitude(X, setup.scale_of(self))
-        coef = self.coef_
+        coef = self.coef_  # dense, or sparse after sparsify()
         if self.input_scale is not None:  # (s X) W^T = X (s W)^T: no scaled copy of X
             coef = coef * coef.dtype.type(self.input_scale)
-        return np.asarray(X @ coef.T) + self.intercept_
+        return np.asarray(safe_sparse_dot(X, coef.T, dense_output=True)) + self.intercept_
 
     def decision_function(self, X: Any) -> NDArray[Any]:
         """Logits ``X @ coef_.T + intercept_``, shape (n_samples, n_classes); for two classes

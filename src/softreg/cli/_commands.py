@@ -172,7 +172,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     for key, spec in header["arrays"].items():
         print(f"array          {key}: {np.dtype(spec['dtype']).name} {tuple(spec['shape'])}")
     if hasattr(model, "n_iter_"):
-        print(f"iterations     {model.n_iter_}")
+        print(f"iterations     {int(np.ravel(model.n_iter_)[0])}")
     data = meta.get("training_data")
     if data:
         print(

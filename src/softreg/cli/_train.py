@@ -214,7 +214,7 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         "train": train_record,
         "test": test_record,
         "fit_time_s": round(fit_time, 3),
-        "n_iter": int(getattr(model, "n_iter_", len(rows))),
+        "n_iter": int(np.ravel(getattr(model, "n_iter_", len(rows)))[0]),
         "history_train_accuracy_samples": len(curve_idx),
         "warnings": notes,
         "command": shlex.join(["softreg", *argv]),

@@ -152,8 +152,10 @@ def _full_batch(
         start.w, start.n_iter, list(start.history), start.optimizer_state, start.rng, False
     )
     remaining = max_iter - start.n_iter
-    if remaining <= 0:
+    if remaining < 0 or (remaining == 0 and start.n_iter > 0):  # a finished fit: nothing to do
         return state
+    # remaining == 0 from scratch (max_iter=0): the solver only reports, with scikit-learn's
+    # ConvergenceWarning, that no iteration was allowed.
     # newton-cg carries curvature pairs from one iteration to the next and updates this list in
     # place: saved with the state, they make a resumed fit repeat the uninterrupted one bit for
     # bit. The snapshot is a new list of the same (immutable) arrays.
@@ -225,7 +227,7 @@ def _stochastic(
         if stop:
             state.converged = True
             break
-    if ran and tol > 0 and not state.converged:
+    if (ran or start.n_iter == max_iter == 0) and tol > 0 and not state.converged:
         warn_not_converged(method, max_iter, f" (epoch cost still improving by >= tol = {tol:g})")
     return state
 

@@ -62,10 +62,15 @@ def max_abs(g: NDArray[Any]) -> float:
 
 
 def warn_not_converged(solver: str, max_iter: int, detail: str = "") -> None:
-    """Emit scikit-learn's ``ConvergenceWarning`` naming the solver and what to change."""
+    """Emit scikit-learn's ``ConvergenceWarning`` naming the solver and what to change.
+
+    The text starts as scikit-learn's does (``"lbfgs failed to converge"``, ``"... Increase the
+    number of iterations"``), so filters and tests written for ``LogisticRegression`` match.
+    """
     warnings.warn(
-        f"{solver} did not converge in max_iter={max_iter} iterations{detail}; increase "
-        "max_iter, loosen tol, or scale the data (e.g. StandardScaler or pixels / 255).",
+        f"{solver} failed to converge in max_iter={max_iter} iterations{detail}. Increase the "
+        "number of iterations (max_iter), loosen tol, or scale the data (e.g. StandardScaler or "
+        "pixels / 255).",
         ConvergenceWarning,
         stacklevel=3,
     )

@@ -64,6 +64,11 @@ def minimize_lbfgs(
 
     x0 = np.asarray(w0, dtype=np.float64)
     status = -1
+    if max_iter == 0:  # SciPy would still take a step; max_iter=0 means none (w0 as it is)
+        f, g = objective.loss_grad(np.asarray(w0))
+        if max_abs(g) > tol:
+            warn_not_converged("lbfgs", 0, f" (max|grad| = {max_abs(g):.3g} > tol = {tol:g})")
+        return SolverResult(np.array(w0, copy=True), f, max_abs(g), 0, max_abs(g) <= tol, [])
     try:
         res = scipy.optimize.minimize(
             fun,

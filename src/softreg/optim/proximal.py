@@ -80,10 +80,8 @@ def minimize_fista(
         x, t, big_f = x_new, t_new, big_f_new
         row = record(n_iter, big_f, gmap)
         history.append(row)
-        if gmap <= tol:
-            converged = True
-            break
-        if callback is not None and callback(x, row):
+        # The callback sees every iteration, the last one included (history_ and hooks count it).
+        if (callback is not None and callback(x, row)) or gmap <= tol:
             converged = True
             break
         lipschitz *= 0.9
