@@ -127,7 +127,7 @@ _CAPPED_FIT = textwrap.dedent(
     model = SoftmaxRegression(C=1.0).fit(X, y)
     print(json.dumps({{
         "preconditioner": sorted({{r["preconditioner"] for r in model.history_}}),
-        "n_iter": int(model.n_iter_),
+        "n_iter": int(model.n_iter_[0]),
         "grad_norm": model.history_[-1]["grad_norm"],
         "train_accuracy": float(model.score(X, y)),
     }}))

@@ -28,7 +28,7 @@ def _data(seed=0, n=500, d=3, k=4):
 @pytest.fixture(scope="module")
 def fitted():
     X, y = _data()
-    model = SoftmaxRegression(penalty=None, tol=1e-12, max_iter=200).fit(X, y)
+    model = SoftmaxRegression(C=np.inf, tol=1e-12, max_iter=200).fit(X, y)
     mnlogit = sm.MNLogit(y, sm.add_constant(X))
     return X, y, model, mnlogit
 
@@ -124,7 +124,7 @@ def test_l2_standard_errors_are_the_inverse_penalised_hessian():
     np.testing.assert_allclose(result.bse[:, 1:], coef_se, rtol=1e-5)
     # A vanishing penalty approaches the unpenalised (MNLogit) standard errors.
     big = SoftmaxRegression(C=1e9, tol=1e-12).fit(X, y)
-    flat = SoftmaxRegression(penalty=None, tol=1e-12).fit(X, y)
+    flat = SoftmaxRegression(C=np.inf, tol=1e-12).fit(X, y)
     np.testing.assert_allclose(summary(big, X, y).bse, summary(flat, X, y).bse, rtol=1e-5)
 
 
@@ -133,7 +133,7 @@ def test_string_labels_feature_names_and_outputs():
     X, y = _data(seed=2, n=300, d=2, k=3)
     frame = pd.DataFrame(X, columns=["age", "dose"])
     labels = np.array(["a", "b", "c"])[y]
-    model = SoftmaxRegression(penalty=None, tol=1e-12).fit(frame, labels)
+    model = SoftmaxRegression(C=np.inf, tol=1e-12).fit(frame, labels)
     result = summary(model, frame, labels, reference="b", alpha=0.1)
     assert result.terms == ["intercept", "age", "dose"]
     assert result.equations == ["a", "c"]
@@ -149,7 +149,7 @@ def test_string_labels_feature_names_and_outputs():
 
 def test_separated_classes_warn_naming_them():
     X, y = load_iris(return_X_y=True)
-    model = SoftmaxRegression(penalty=None, tol=1e-10).fit(X, y)
+    model = SoftmaxRegression(C=np.inf, tol=1e-10).fit(X, y)
     # Setosa is linearly separable: a warning names it, and the diverging direction leaves the
     # Hessian numerically singular, which raises naming the parameters of that direction.
     with (
@@ -162,11 +162,11 @@ def test_separated_classes_warn_naming_them():
 def test_collinear_and_empty_features_raise_naming_them():
     X, y = _data(seed=3, n=200, d=2, k=3)
     dup = np.hstack([X, 2 * X[:, :1]])
-    model = SoftmaxRegression(penalty=None, tol=1e-10).fit(dup, y)
+    model = SoftmaxRegression(C=np.inf, tol=1e-10).fit(dup, y)
     with pytest.raises(SingularHessianError, match=r"x2 .*x0"):
         summary(model, dup, y)
     zero = np.hstack([X, np.zeros((200, 1))])
-    model = SoftmaxRegression(penalty=None, tol=1e-10).fit(zero, y)
+    model = SoftmaxRegression(C=np.inf, tol=1e-10).fit(zero, y)
     with pytest.raises(SingularHessianError, match="terms x2"):
         summary(model, zero, y)
     # With a penalty both are identified (the prior pins them): no error.
@@ -177,7 +177,7 @@ def test_refusals_are_specific():
     X, y = _data(seed=4, n=100, d=2, k=3)
     with pytest.raises(TypeError, match="SoftmaxRegression"):
         summary(MLPClassifier((), max_epochs=2, n_iter_no_change=1, tol=1e9).fit(X, y), X, y)
-    lasso = SoftmaxRegression(penalty="l1").fit(X, y)
+    lasso = SoftmaxRegression(l1_ratio=1.0).fit(X, y)
     with pytest.raises(ValueError, match="penalty"):
         summary(lasso, X, y)
     model = SoftmaxRegression().fit(X, y)
@@ -196,7 +196,7 @@ def test_refusals_are_specific():
 
 def test_an_unconverged_fit_warns():
     X, y = _data(seed=5, n=300)
-    model = SoftmaxRegression(penalty=None, max_iter=1, tol=1.0).fit(X, y)
+    model = SoftmaxRegression(C=np.inf, max_iter=1, tol=1.0).fit(X, y)
     with pytest.warns(ConvergenceWarning, match="standard errors"):
         summary(model, X, y)
 

@@ -61,7 +61,7 @@ def inverse_hessian(
             f"the Hessian is singular: {len(dead)} parameter(s) do not change the likelihood "
             f"({listed}{', ...' if len(dead) > 6 else ''}; terms {', '.join(terms[:20])}). A "
             "feature that is zero in every sample (or has zero sample weight) cannot be "
-            "estimated without a penalty; drop it or fit with penalty='l2'"
+            "estimated without a penalty; drop it or fit with a finite C (L2)"
         )
     d = 1.0 / np.sqrt(diag)
     hessian *= d[:, None]
@@ -129,7 +129,8 @@ def _collinear(factor: Array, j: int, names: list[str]) -> str:
             text += f", mainly of {', '.join(names[i] for i in top)}"
     return text + (
         ". Typical causes: duplicated or collinear features, a constant feature beside the "
-        "intercept, or (without a penalty) separated classes; drop features or use penalty='l2'"
+        "intercept, or (without a penalty) separated classes; drop features or use a finite C "
+        "(L2)"
     )
 
 
@@ -145,7 +146,7 @@ def _near_null(factor: Array, names: list[str], rcond: float) -> str:
     return (
         f"the Hessian is numerically singular (reciprocal condition number {rcond:.2g} after "
         f"scaling); its weakest direction moves mainly {listed}. Typical causes: (quasi-)"
-        "separated classes without a penalty, or nearly collinear features; use penalty='l2' "
+        "separated classes without a penalty, or nearly collinear features; use a finite C (L2) "
         "or drop features"
     )
 

@@ -10,11 +10,12 @@ The covariance is the inverse of the exact Hessian of ``F = sum_i s_i loss_i + |
 at the fitted parameters (:mod:`softreg._hessian`), factored by Cholesky after a symmetric
 diagonal scaling; no explicit inverse of the Hessian is formed.
 
-* ``penalty=None`` (``C = inf``): the usual maximum-likelihood (Wald) inference. The softmax
+* no penalty (``C=np.inf``): the usual maximum-likelihood (Wald) inference. The softmax
   parameters are not identified (adding one vector to every class changes nothing), so the
   inverse is taken in the baseline-category parametrisation, class ``reference`` fixed at 0;
   ``params``, ``bse``, ``pvalues`` and ``llf`` then equal statsmodels' ``MNLogit`` ones.
-* ``penalty="l2"``: the inverse of the *penalised* Hessian, i.e. the covariance of the Laplace
+* an L2 penalty (``l1_ratio=0``, the default): the inverse of the *penalised* Hessian, i.e.
+  the covariance of the Laplace
   (Gaussian) approximation to the posterior under the prior ``coef ~ N(0, C I)`` (flat on the
   intercept). These are Bayesian posterior standard deviations around the MAP estimate, not
   frequentist standard errors of an unbiased estimator: the penalty shrinks both the
@@ -222,7 +223,8 @@ def summary(
     Parameters
     ----------
     model : SoftmaxRegression
-        Fitted with ``penalty=None`` or ``"l2"`` (see the module docstring for what each gives).
+        Fitted without a penalty (``C=np.inf``) or with L2 (see the module docstring for
+        what each gives).
     X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
         The data the model was fitted on (the same preprocessing; ``input_scale`` applies).
     y : array-like of shape (n_samples,)
@@ -459,7 +461,7 @@ def _warn_separation(proba_true: Array, y_enc: Array, classes: Array) -> None:
         f"{kind} separation: {int(perfect.sum())} of {len(perfect)} samples are predicted "
         f"with probability above 1 - {SEPARATED:g} for their class ({detail}); the "
         "unpenalised maximum-likelihood estimate may not exist (coefficients diverge), and its "
-        "standard errors are then meaningless. Fit with penalty='l2' instead",
+        "standard errors are then meaningless. Fit with a finite C (an L2 penalty) instead",
         SeparationWarning,
         stacklevel=3,
     )
