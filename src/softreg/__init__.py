@@ -4,6 +4,7 @@ Flat re-exports only; every name lives in its own module.
 """
 
 from softreg import datasets
+from softreg.cv import SoftmaxRegressionCV
 from softreg.functional import (
     binary_cross_entropy,
     binary_cross_entropy_grad,
@@ -27,6 +28,7 @@ from softreg.functional import (
 from softreg.gradcheck import check_gradient
 from softreg.io import load, save
 from softreg.mlp import MLPClassifier
+from softreg.path import regularization_path
 from softreg.resume import fit_resumable
 from softreg.softmax_regression import SoftmaxRegression
 from softreg.streaming import fit_stream, iter_chunks
@@ -36,6 +38,7 @@ __version__ = "0.1.0"
 __all__ = [
     "MLPClassifier",
     "SoftmaxRegression",
+    "SoftmaxRegressionCV",
     "__version__",
     "binary_cross_entropy",
     "binary_cross_entropy_grad",
@@ -56,6 +59,7 @@ __all__ = [
     "logsumexp",
     "mse_loss",
     "mse_loss_grad",
+    "regularization_path",
     "save",
     "sigmoid",
     "softmax",
