@@ -28,7 +28,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from softreg._validation import as_label_array, encode_labels, reject_multilabel
 from softreg.objective_stacked import StackedSoftmaxObjective
 from softreg.optim import SolverResult
-from softreg.path import check_Cs, default_Cs, follow_path
+from softreg.path import check_Cs, check_weighted_classes, default_Cs, follow_path
 from softreg.softmax_regression import SoftmaxRegression
 
 Array = NDArray[Any]
@@ -230,6 +230,7 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         if self.class_weight is not None:
             cw = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
             sw = sw * cw[y_enc].astype(dtype)
+        check_weighted_classes(y_enc, k, sw)
         scale = 1.0 if self.input_scale is None else float(self.input_scale)
         ratios = self._l1_ratios()
         grid = check_Cs(self.Cs)
@@ -442,19 +443,23 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X: Any) -> Array:
         """Logits, shape (n_samples, n_classes); for two classes ``z_1 - z_0`` (n_samples,)."""
-        return self.best_estimator_.decision_function(self._validated(X))
+        X = self._validated(X)
+        return self.best_estimator_.decision_function(X)
 
     def predict_proba(self, X: Any) -> Array:
         """Class probabilities, shape (n_samples, n_classes)."""
-        return self.best_estimator_.predict_proba(self._validated(X))
+        X = self._validated(X)
+        return self.best_estimator_.predict_proba(X)
 
     def predict_log_proba(self, X: Any) -> Array:
         """Log class probabilities (stable ``log_softmax``), shape (n_samples, n_classes)."""
-        return self.best_estimator_.predict_log_proba(self._validated(X))
+        X = self._validated(X)
+        return self.best_estimator_.predict_log_proba(X)
 
     def predict(self, X: Any) -> Array:
         """Most probable class label, shape (n_samples,)."""
-        return self.best_estimator_.predict(self._validated(X))
+        X = self._validated(X)
+        return self.best_estimator_.predict(X)
 
 
 def _scorer(scoring: Any) -> Any:

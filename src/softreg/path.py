@@ -105,6 +105,7 @@ def default_Cs(
     if not (isinstance(n_Cs, Integral) and n_Cs >= 1):
         raise ValueError(f"n_Cs must be an int >= 1, got {n_Cs!r}")
     sw = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+    check_weighted_classes(y, n_classes, sw)
     h_max = null_model_curvature(X, y, n_classes, sw, scale=scale, fit_intercept=fit_intercept)
     if not (np.isfinite(h_max) and h_max > 0):
         raise ValueError(
@@ -115,6 +116,16 @@ def default_Cs(
     if n_Cs == 1:
         return np.array([c_min * 10 ** (GRID_DECADES / 2)])
     return c_min * np.logspace(0.0, GRID_DECADES, int(n_Cs))
+
+
+def check_weighted_classes(y: NDArray[np.intp], n_classes: int, sample_weight: Array) -> None:
+    """Raise ValueError unless at least two classes have a positive total sample weight."""
+    totals = np.bincount(y, weights=sample_weight, minlength=n_classes)
+    if np.count_nonzero(totals > 0) < 2:
+        raise ValueError(
+            "y must contain at least 2 classes with positive total sample_weight, got "
+            f"{np.count_nonzero(totals > 0)} class with positive weight"
+        )
 
 
 def check_Cs(Cs: Any) -> Array | int:
