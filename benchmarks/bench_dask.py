@@ -31,8 +31,7 @@ import dask.array as da
 import numpy as np
 from distributed import Client, LocalCluster
 
-from softreg import SoftmaxRegression
-from softreg.dask.fit import _sharded_objective
+from softreg.dask.problem import sharded_objective
 from softreg.objective import SoftmaxObjective
 
 N_FEATURES, N_CLASSES = 784, 10
@@ -56,7 +55,7 @@ def _dask_data(n_rows: int, rows_per_shard: int, seed: int) -> tuple[Any, Any]:
 
 
 def _sharded(client: Any, X: Any, y: Any) -> Any:
-    return _sharded_objective(SoftmaxRegression(), client, X, y, None, 1.0, 0.0)
+    return sharded_objective(client, X, y, None, C=1.0, l1_ratio=0.0)[0]
 
 
 def overhead_table(repeat: int) -> list[str]:

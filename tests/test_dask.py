@@ -85,17 +85,17 @@ def test_sample_weight_string_labels_and_float32() -> None:
 
 def test_sharded_gradient_and_hessp_match_finite_differences() -> None:
     X, y = _data(n=60, d=3, k=3)
-    from softreg.dask.fit import _sharded_objective
+    from softreg.dask.problem import sharded_objective
 
-    obj = _sharded_objective(
-        SoftmaxRegression(),
+    obj, classes = sharded_objective(
         None,
         da.from_array(X, chunks=((10, 20, 30), 3)),
         da.from_array(y, chunks=((10, 20, 30),)),
         None,
-        1.0,
-        0.0,
+        C=1.0,
+        l1_ratio=0.0,
     )
+    assert classes.tolist() == sorted(set(y.tolist()))
     assert isinstance(obj, ShardedObjective)
     w = np.random.default_rng(0).normal(size=obj.n_params)
     v = np.random.default_rng(1).normal(size=obj.n_params)

@@ -73,13 +73,8 @@ def register_estimator(cls: type, name: str | None = None) -> type:
 
 
 def _registry() -> dict[str, Any]:
-    # softreg's estimators are imported lazily: io sits beside them and must stay importable alone.
-    if "SoftmaxRegression" not in _REGISTRY:
-        from softreg.mlp import MLPClassifier
-        from softreg.softmax_regression import SoftmaxRegression
-
-        _REGISTRY["SoftmaxRegression"] = SoftmaxRegression
-        _REGISTRY["MLPClassifier"] = MLPClassifier
+    # Each estimator registers itself where it is defined (softreg's own on ``import softreg``):
+    # this module sits beside the estimators and imports none of them.
     return _REGISTRY
 
 

@@ -1,4 +1,10 @@
-"""``SoftmaxRegression``: multinomial logistic regression as a scikit-learn classifier."""
+"""``SoftmaxRegression``: multinomial logistic regression as a scikit-learn classifier.
+
+The estimator validates input, keeps fitted state and predicts. Its settings become an objective,
+a start point and hooks in :mod:`softreg._softmax_fit`, and every fit (in memory or on Dask
+shards, warm-started, resumed from a checkpoint, or one ``partial_fit`` epoch) is one call of
+the training loop :func:`softreg.optim._fit_core.fit_core`.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +17,15 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from softreg import _softmax_fit as setup
 from softreg._validation import as_label_array, encode_labels, reject_multilabel
 from softreg.functional import log_softmax, softmax
-from softreg.objective import SoftmaxObjective
-from softreg.optim import minimize
-from softreg.optim._result import SolverResult
-
-_DEFAULT_LEARNING_RATE = {"sgd": 0.06, "adam": 1e-3}
+from softreg.io import register_estimator
+from softreg.optim._fit_core import FitState, fit_core
+from softreg.resume import check_checkpoint_every
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -197,154 +201,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
-    # -- configuration -----------------------------------------------------------------------
-
-    def _penalty_args(self) -> tuple[float, float]:
-        """``(C, l1_ratio)`` for the objective, from ``penalty``, ``C`` and ``l1_ratio``."""
-        if self.penalty is None:
-            return np.inf, 0.0
-        if self.penalty == "elasticnet":
-            if self.l1_ratio is None:
-                raise ValueError("l1_ratio must be a float in [0, 1] when penalty='elasticnet'.")
-            return float(self.C), float(self.l1_ratio)
-        return float(self.C), 1.0 if self.penalty == "l1" else 0.0
-
-    def _solver(self, l1_ratio: float) -> str:
-        solver = self.solver
-        if solver == "auto":
-            return "fista" if l1_ratio > 0 else "newton-cg"
-        if l1_ratio > 0 and solver != "fista":
-            raise ValueError(
-                f"solver={solver!r} supports only penalty 'l2' or None, got "
-                f"penalty={self.penalty!r}; use solver='fista' (or 'auto') for L1 / elastic net."
-            )
-        return solver
-
-    def _tol(self, solver: str) -> float:
-        if self.tol is None:
-            return 1e-4 if solver in ("sgd", "adam", "newton-cg") else 1e-6
-        return float(self.tol)
-
-    def _learning_rate(self, solver: str) -> Any:
-        if self.learning_rate is None:
-            return _DEFAULT_LEARNING_RATE.get(solver, _DEFAULT_LEARNING_RATE["sgd"])
-        return self.learning_rate
-
-    def _epoch(
-        self, objective: Any, w: NDArray[Any], solver: str, rng: Any, state: Any
-    ) -> SolverResult:
-        """One epoch of ``solver`` ("sgd" or "adam") from ``w`` with this model's settings.
-
-        Shared by ``partial_fit`` and the checkpointed loop of :mod:`softreg.resume`; the stop
-        rule across epochs is the caller's (``tol=-inf`` here).
-        """
-        return minimize(
-            objective,
-            w,
-            solver,
-            tol=-np.inf,
-            max_iter=1,
-            learning_rate=self._learning_rate(solver),
-            momentum=float(self.momentum),
-            batch_size=int(self.batch_size),
-            random_state=rng,
-            state=state,
-            warn=False,
-        )
-
     # -- fitting -----------------------------------------------------------------------------
-
-    def _validate_fit_data(self, X: Any, y: Any, reset: bool) -> tuple[Any, NDArray[Any]]:
-        reject_multilabel(y, type(self).__name__, "MLPClassifier or OneVsRestClassifier")
-        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=self._dtypes(X), reset=reset)
-        check_classification_targets(y)
-        if X.shape[0] == 0:
-            raise ValueError("X has 0 samples; at least one is required.")
-        return X, y
-
-    def _dtypes(self, X: Any) -> Any:
-        """Accepted dtypes: also X's own integer dtype when ``input_scale`` is set (no copy)."""
-        if self.input_scale is not None and _is_dense_integer(X):
-            return None
-        return [np.float64, np.float32]
-
-    def _scale(self) -> float:
-        return 1.0 if self.input_scale is None else float(self.input_scale)
-
-    def _sample_weight(self, sample_weight: Any, X: Any, y_enc: NDArray[np.intp]) -> NDArray[Any]:
-        dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float32)
-        sw = _check_sample_weight(sample_weight, X, dtype=dtype, ensure_non_negative=True)
-        if self.class_weight is not None:
-            cw = compute_class_weight(
-                self.class_weight, classes=self.classes_, y=self.classes_[y_enc]
-            )
-            sw = sw * cw[y_enc].astype(dtype)
-        return sw
-
-    def _set_classes(self, y: NDArray[Any]) -> NDArray[np.intp]:
-        """Set ``classes_`` from ``y`` (at least two) and return ``y`` as class indices."""
-        self.classes_ = as_label_array(y)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in y, but y "
-                f"contains only one class: {self.classes_[0]!r}."
-            )
-        return encode_labels(y, self.classes_)
-
-    def _objective(
-        self, X: Any, y_enc: NDArray[np.intp], sample_weight: Any, C: float, l1_ratio: float = 0.0
-    ) -> SoftmaxObjective:
-        """The objective of this model's settings on ``X`` and class indices ``y_enc``."""
-        return SoftmaxObjective(
-            X,
-            y_enc,
-            len(self.classes_),
-            self._sample_weight(sample_weight, X, y_enc),
-            C=C,
-            l1_ratio=l1_ratio,
-            fit_intercept=self.fit_intercept,
-            scale=self._scale(),
-        )
-
-    def _initial_params(self, objective: SoftmaxObjective, rng: np.random.Generator) -> Any:
-        k, d = objective.n_classes, objective.n_features
-        w0 = np.zeros(objective.n_params, dtype=objective.dtype)
-        if self.init == "xavier":
-            bound = np.sqrt(6.0 / (d + k))
-            w0[: k * d] = rng.uniform(-bound, bound, size=k * d)
-        return w0
-
-    def _current_params(self, objective: SoftmaxObjective) -> Any:
-        parts = [np.asarray(self.coef_, dtype=objective.dtype).ravel()]
-        if objective.fit_intercept:
-            parts.append(np.asarray(self.intercept_, dtype=objective.dtype))
-        return np.concatenate(parts)
-
-    def _store(self, w: NDArray[Any], objective: SoftmaxObjective) -> None:
-        coef, intercept = objective.unravel(w)
-        self.coef_ = np.array(coef, copy=True)
-        if intercept is None:
-            self.intercept_ = np.zeros(objective.n_classes, dtype=objective.dtype)
-        else:
-            # softmax(z + c) = softmax(z): only intercept differences matter. Centring picks
-            # the zero-sum representative (what gradient methods from zero keep anyway; Adam
-            # drifts along the flat direction), so the fitted intercept_ is unique.
-            self.intercept_ = intercept - intercept.mean(dtype=np.float64).astype(intercept.dtype)
-
-    def _make_callback(self, objective: SoftmaxObjective, user: Any, offset: int = 0) -> Any:
-        def on_iteration(w: NDArray[Any], row: dict[str, Any]) -> bool:
-            row = dict(row, iteration=row["iteration"] + offset)
-            self._store(w, objective)
-            self.history_.append(row)
-            self.n_iter_ = row["iteration"]
-            if self.verbose:
-                print(
-                    f"[SoftmaxRegression] iteration {row['iteration']}: loss={row['loss']:.8g} "
-                    f"grad_norm={row['grad_norm']:.3g}"
-                )
-            return bool(user(self, row)) if user is not None else False
-
-        return on_iteration
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(
@@ -362,74 +219,67 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
         ``callback(model, record)`` runs after every iteration (epoch), with ``model`` holding
         the current parameters; returning True stops training without a warning.
-        ``checkpoint`` (a path) is written atomically every ``checkpoint_every`` iterations;
-        ``resume_from`` continues from such a file (see :mod:`softreg.resume`; the
+        ``checkpoint`` (a path) is written atomically every ``checkpoint_every`` iterations and
+        at the end; ``resume_from`` continues from such a file (see :mod:`softreg.resume`; the
         stochastic solvers and ``"newton-cg"`` then end bit for bit as an uninterrupted fit).
         A ``dask.array`` ``X`` trains on its shards where they live (:mod:`softreg.dask`).
         Returns ``self``.
         """
-        if hasattr(X, "__dask_graph__"):
-            from softreg.dask import fit_dask
+        return self._fit(X, y, sample_weight, callback, checkpoint, checkpoint_every, resume_from)
 
-            return fit_dask(
-                self,
-                X,
-                y,
-                sample_weight,
-                callback=callback,
-                checkpoint=checkpoint,
-                checkpoint_every=checkpoint_every,
-                resume_from=resume_from,
-            )
-        if checkpoint is not None or resume_from is not None:
-            from softreg.resume import fit_resumable
-
-            return fit_resumable(
-                self,
-                X,
-                y,
-                sample_weight,
-                checkpoint=checkpoint,
-                checkpoint_every=checkpoint_every,
-                resume_from=resume_from,
-                callback=callback,
-            )
-        C, l1_ratio = self._penalty_args()
-        solver = self._solver(l1_ratio)
-        X, y = self._validate_fit_data(X, y, reset=True)
+    def _fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        callback: Any,
+        checkpoint: Any,
+        checkpoint_every: int,
+        resume_from: Any,
+        client: Any = None,
+    ) -> SoftmaxRegression:
+        """`fit`, also for :func:`softreg.dask.fit_dask` (which names a Dask ``client``)."""
+        check_checkpoint_every(checkpoint_every)
+        C, l1_ratio = setup.penalty_args(self)
+        solver = setup.solver_for(self, l1_ratio)
         previous = (
             (self.classes_, self.coef_, self.intercept_)
             if self.warm_start and hasattr(self, "coef_")
             else None
         )
+        run = setup.Run(callback, checkpoint, checkpoint_every, resume_from)
+        if hasattr(X, "__dask_graph__"):
+            setup.run_sharded(self, X, y, sample_weight, C, l1_ratio, solver, previous, run, client)
+            return self
+        X, y = self._validate_fit_data(X, y, reset=True)
         y_enc = self._set_classes(y)
-        objective = self._objective(X, y_enc, sample_weight, C, l1_ratio)
-        rng = np.random.default_rng(_seed(self.random_state))
-        w0 = self._initial_params(objective, rng)
-        if previous is not None and np.array_equal(previous[0], self.classes_):
-            coef, intercept = previous[1], previous[2]
-            if np.shape(coef) == (objective.n_classes, objective.n_features):
-                self.coef_, self.intercept_ = coef, intercept
-                w0 = self._current_params(objective)
-        self._store(w0, objective)
-        self.history_ = []
-        self.n_iter_ = 0
-        result: SolverResult = minimize(
-            objective,
-            w0,
-            solver,
-            tol=self._tol(solver),
-            max_iter=int(self.max_iter),
-            callback=self._make_callback(objective, callback),
-            learning_rate=self._learning_rate(solver),
-            momentum=float(self.momentum),
-            batch_size=int(self.batch_size),
-            random_state=rng,
-        )
-        self._store(result.x, objective)
-        self.n_iter_ = int(result.n_iter)
-        self._optimizer_state = result.state
+        objective = setup.in_memory_objective(self, X, y_enc, sample_weight, C, l1_ratio)
+        setup.run(self, objective, solver, X.shape, previous, run)
         return self
+
+    def _validate_fit_data(self, X: Any, y: Any, reset: bool) -> tuple[Any, NDArray[Any]]:
+        reject_multilabel(y, type(self).__name__, "MLPClassifier or OneVsRestClassifier")
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=self._dtypes(X), reset=reset)
+        check_classification_targets(y)
+        if X.shape[0] == 0:
+            raise ValueError("X has 0 samples; at least one is required.")
+        return X, y
+
+    def _dtypes(self, X: Any) -> Any:
+        """Accepted dtypes: also X's own integer dtype when ``input_scale`` is set (no copy)."""
+        if self.input_scale is not None and setup.is_dense_integer(X):
+            return None
+        return [np.float64, np.float32]
+
+    def _set_classes(self, y: NDArray[Any]) -> NDArray[np.intp]:
+        """Set ``classes_`` from ``y`` (at least two) and return ``y`` as class indices."""
+        self.classes_ = as_label_array(y)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in y, but y "
+                f"contains only one class: {self.classes_[0]!r}."
+            )
+        return encode_labels(y, self.classes_)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(
@@ -451,7 +301,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         first = _check_partial_fit_first_call(
             self, None if classes is None else as_label_array(classes)
         )
-        C, l1_ratio = self._penalty_args()
+        C, l1_ratio = setup.penalty_args(self)
         if l1_ratio > 0:
             raise ValueError(
                 f"partial_fit supports only penalty 'l2' or None, got penalty={self.penalty!r}."
@@ -463,24 +313,31 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 raise ValueError(
                     f"classes must contain at least 2 labels, got {self.classes_.tolist()}."
                 )
-        objective = self._objective(X, encode_labels(y, self.classes_), sample_weight, C)
+        y_enc = encode_labels(y, self.classes_)
+        objective = setup.in_memory_objective(self, X, y_enc, sample_weight, C)
         solver = "adam" if self.solver == "adam" else "sgd"
         if first or not hasattr(self, "_rng"):
-            self._rng = np.random.default_rng(_seed(self.random_state))
+            self._rng = np.random.default_rng(setup.seed(self.random_state))
         if first:
-            w0 = self._initial_params(objective, self._rng)
-            self.history_ = []
-            self.n_iter_ = 0
-            self._optimizer_state = None
+            start = FitState(setup.initial_params(self, objective, self._rng), rng=self._rng)
         else:
-            w0 = self._current_params(objective)
-        result = self._epoch(
-            objective, w0, solver, self._rng, getattr(self, "_optimizer_state", None)
+            w = setup.flat_params(self.coef_, self.intercept_, objective)
+            state = getattr(self, "_optimizer_state", None)
+            start = FitState(w, self.n_iter_, self.history_, state, self._rng)
+        # One epoch through the fit core, with no stop rule (tol=0).
+        final = fit_core(
+            objective,
+            start,
+            solver,
+            tol=0.0,
+            max_iter=start.n_iter + 1,
+            learning_rate=setup.learning_rate_for(self, solver),
+            momentum=float(self.momentum),
+            batch_size=int(self.batch_size),
         )
-        self._store(result.x, objective)
-        self._optimizer_state = result.state
-        self.n_iter_ += 1
-        self.history_.append(dict(result.history[-1], iteration=self.n_iter_))
+        setup.store(self, final.w, objective)
+        self._optimizer_state = final.optimizer_state
+        self.n_iter_, self.history_ = final.n_iter, final.history
         return self
 
     # -- prediction --------------------------------------------------------------------------
@@ -532,36 +389,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def _validate_state(self) -> None:
         """Raise ValueError if restored fitted attributes are inconsistent."""
-        classes = np.asarray(self.classes_)
-        if classes.ndim != 1 or len(classes) < 2 or classes.dtype == object:
-            raise ValueError(
-                f"classes_ must be a 1-d non-object array of >= 2 labels, got {classes!r}"
-            )
-        k, d = len(classes), int(self.n_features_in_)
-        coef, intercept = np.asarray(self.coef_), np.asarray(self.intercept_)
-        if coef.shape != (k, d) or intercept.shape != (k,):
-            raise ValueError(
-                f"coef_ must have shape {(k, d)} and intercept_ {(k,)}, got {coef.shape} and "
-                f"{intercept.shape}"
-            )
-        if coef.dtype not in (np.float32, np.float64) or intercept.dtype != coef.dtype:
-            raise ValueError(
-                f"coef_ and intercept_ must share a float32/float64 dtype, got {coef.dtype} "
-                f"and {intercept.dtype}"
-            )
-        if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
-            raise ValueError("coef_ and intercept_ must be finite")
-        if int(self.n_iter_) < 0 or not isinstance(self.history_, list):
-            raise ValueError("n_iter_ must be a non-negative int and history_ a list of dicts")
+        setup.check_state(self)
 
 
-def _is_dense_integer(X: Any) -> bool:
-    """Whether ``X`` is a NumPy array of integers (raw pixels), which ``input_scale`` keeps."""
-    return isinstance(X, np.ndarray) and np.issubdtype(X.dtype, np.integer)
-
-
-def _seed(random_state: Any) -> Any:
-    """A seed for ``np.random.default_rng`` from scikit-learn style ``random_state``."""
-    if isinstance(random_state, np.random.RandomState):
-        return random_state.randint(np.iinfo(np.int32).max)
-    return random_state
+register_estimator(SoftmaxRegression)

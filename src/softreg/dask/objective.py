@@ -19,6 +19,8 @@ from numpy.typing import NDArray
 
 from softreg.dask import _shards
 from softreg.objective import L1Part
+from softreg.optim._result import record
+from softreg.optim.transforms import AdamState
 
 Array = NDArray[Any]
 
@@ -198,6 +200,39 @@ class ShardedObjective(L1Part):
         _, g, hessp = self.loss_grad_hessp(w)
         return g, hessp
 
+    def stochastic_epoch(
+        self,
+        w: Array,
+        method: str,
+        rng: np.random.Generator,
+        state: Any,
+        *,
+        learning_rate: Any,
+        momentum: float,
+        batch_size: int,
+    ) -> tuple[Array, Any, dict[str, Any]]:
+        """Local SGD: every shard runs one epoch of ``method`` from ``w``; the client averages.
+
+        One exchange per epoch (never per batch): the new ``w`` and optimiser state are the
+        shard-weighted averages of the shards' (step counts: the largest). The record's
+        ``loss`` is the shard-weighted epoch cost and ``grad_norm`` the shard-weighted mean of
+        the shards' epoch-gradient norms (an upper bound on the norm of the averaged gradient).
+        Each shard shuffles with its own seed drawn from ``rng``.
+        """
+        seeds = rng.integers(0, 2**63 - 1, size=len(self.fractions))
+        settings = (learning_rate, float(momentum), int(batch_size))
+        parts = self.executor.map_each(
+            _shards.shard_epoch, [(w, method, *settings, int(s), state) for s in seeds]
+        )
+        w = _average([p[0] for p in parts], self.fractions)
+        state = _average([p[1] for p in parts], self.fractions)
+        cost = float(np.dot(self.fractions, [p[2] for p in parts]))
+        if not np.isfinite(cost):
+            raise FloatingPointError(
+                f"the epoch cost became {cost}: lower learning_rate or scale the features"
+            )
+        return w, state, record(1, cost, float(np.dot(self.fractions, [p[3] for p in parts])))
+
 
 def compute(client: Any, values: list[Any]) -> list[Any]:
     """Compute dask collections: futures that stay on the cluster, or objects in process.
@@ -233,3 +268,18 @@ def submit_each(client: Any, fn: Callable[..., Any], items: list[Any], *args: An
     if client is None:
         return [fn(item, *args) for item in items]
     return _submit_where(client, fn, items, [args] * len(items))
+
+
+def _average(states: list[Any], fractions: NDArray[np.float64]) -> Any:
+    """Weighted average of per-shard optimiser states (step counts: the largest)."""
+    first = states[0]
+    if isinstance(first, np.ndarray):
+        total = sum(f * s.astype(np.float64) for f, s in zip(fractions, states, strict=True))
+        return np.asarray(total).astype(first.dtype)
+    if isinstance(first, AdamState):
+        return AdamState(*(_average(list(parts), fractions) for parts in zip(*states, strict=True)))
+    if isinstance(first, tuple):
+        return tuple(_average(list(parts), fractions) for parts in zip(*states, strict=True))
+    if isinstance(first, (int, np.integer)):
+        return max(int(s) for s in states)
+    return first

@@ -20,7 +20,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
+from softreg.checkpoint import load_checkpoint
 from softreg.functional import log_sigmoid, log_softmax, sigmoid, softmax
+from softreg.io import register_estimator
 from softreg.mlp.layers import ACTIVATIONS, init_params, predict_logits
 from softreg.mlp.state import (
     check_hidden_layer_sizes,
@@ -28,7 +30,16 @@ from softreg.mlp.state import (
     check_same_hidden_layers,
 )
 from softreg.mlp.targets import Targets, as_labels, encode_targets, ravel_column, read_targets
-from softreg.mlp.training import make_optimizer, make_rng, run_epoch, train
+from softreg.mlp.training import (
+    CallbackHook,
+    EpochState,
+    make_optimizer,
+    make_rng,
+    run_epoch,
+    train,
+)
+from softreg.optim._fit_core import Hook
+from softreg.resume import Checkpointer, Run, check_checkpoint_every
 
 #: Network the CLI trains on Fashion-MNIST (``softreg train --model mlp``, pixels / 255). Chosen
 #: by validation accuracy (20 epochs on 50,000 training images, scored on the other 10,000; see
@@ -259,20 +270,18 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : MLPClassifier
         """
+        check_checkpoint_every(checkpoint_every)
+        run = Run(callback, checkpoint, checkpoint_every, resume_from)
         if checkpoint is not None or resume_from is not None:
-            from softreg.resume import fit_resumable
-
-            return fit_resumable(
-                self,
-                X,
-                y,
-                checkpoint=checkpoint,
-                checkpoint_every=checkpoint_every,
-                resume_from=resume_from,
-                callback=callback,
-            )
+            if self.early_stopping:
+                raise ValueError(
+                    "checkpoint and resume_from do not support early_stopping=True (the "
+                    "held-out split is not checkpointed); use early_stopping=False"
+                )
+            # A checkpointed fit starts afresh (or from its checkpoint), never warm.
+            return self._fit(X, y, classes=None, resume=False, incremental=False, run=run)
         resume = self.warm_start and hasattr(self, "coefs_")
-        return self._fit(X, y, classes=None, resume=resume, incremental=False, callback=callback)
+        return self._fit(X, y, classes=None, resume=resume, incremental=False, run=run)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(
@@ -305,7 +314,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         (3, [1, 2, 3])
         """
         resume = hasattr(self, "coefs_")
-        return self._fit(X, y, classes=classes, resume=resume, incremental=True, callback=None)
+        return self._fit(X, y, classes=classes, resume=resume, incremental=True, run=None)
 
     def _fit(
         self,
@@ -315,7 +324,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         classes: ArrayLike | None,
         resume: bool,
         incremental: bool,
-        callback: Callback | None,
+        run: Run | None,
     ) -> MLPClassifier:
         sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
         X_checked, y_checked = validate_data(
@@ -369,9 +378,49 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 X, target, test_size=self.validation_fraction, stratify=stratify, random_state=seed
             )
             X, validation = np.asarray(X_fit), (np.asarray(X_val), np.asarray(target_val))
+        assert run is not None
+        hooks: list[Hook] = [] if run.callback is None else [CallbackHook(self, run.callback)]
+        start, end = None, None
+        if run.resume_from is not None:
+            start = self._restore_checkpoint(run.resume_from, X.shape)
+            params, end = self._params(), self.max_epochs  # resumed: max_epochs in all
+        if run.checkpoint is not None:
+            hooks.append(
+                Checkpointer(
+                    run.checkpoint,
+                    run.checkpoint_every,
+                    self,
+                    (int(X.shape[0]), int(X.shape[1])),
+                    self.classes_,
+                    self._checkpoint_contents,
+                )
+            )
         with threadpool_limits(limits=threads, user_api="blas"):
-            train(self, optimizer, params, X, target, validation, callback)
+            train(self, optimizer, params, X, target, validation, hooks, start=start, end_epoch=end)
         return self
+
+    def _restore_checkpoint(self, path: Any, shape: tuple[int, ...]) -> EpochState:
+        """Set the fitted state, optimiser state and RNG saved at ``path``; its loop state."""
+        data_shape = (int(shape[0]), int(shape[1]))
+        ck = load_checkpoint(path, self, data_shape=data_shape, classes=self.classes_)
+        ck.restore(self)
+        self.coefs_ = [np.require(W, np.float32, ["C", "W"]) for W in self.coefs_]
+        self.intercepts_ = [np.require(b, np.float32, ["C", "W"]) for b in self.intercepts_]
+        self._rng = ck.make_rng() or self._rng
+        self._opt_state = ck.optimizer_state
+        best, stale = float(ck.extra["best"]), int(ck.extra["stale"])
+        return EpochState(
+            self.n_iter_, dict(self.history_[-1]) if self.history_ else {}, best, stale
+        )
+
+    def _checkpoint_contents(self, state: EpochState) -> dict[str, Any]:
+        """What a checkpoint of this network's fit holds (see :mod:`softreg.resume`)."""
+        return {
+            "optimizer_state": self._opt_state,
+            "rng": self._rng,
+            "model_state": {a: getattr(self, a) for a in self._state_attributes},
+            "extra": {"best": state.best, "stale": state.stale},
+        }
 
     def _record_epoch(self, loss: float, val_score: float | None) -> dict[str, Any]:
         self.n_iter_ += 1
@@ -504,3 +553,6 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             n_features_in=self.n_features_in_,
             n_outputs=self.n_outputs_,
         )
+
+
+register_estimator(MLPClassifier)

@@ -1,28 +1,33 @@
-"""The mini-batch training loop of `MLPClassifier`: optimiser, epochs, stop rule.
+"""The one mini-batch training loop of `MLPClassifier`: optimiser, epochs, stop rule, hooks.
 
 The estimator (:mod:`softreg.mlp.classifier`) validates input and owns the fitted state; the
 functions here update that state in place, one epoch at a time, with the optimisers of
-:mod:`softreg.optim.transforms` and the gradients of :mod:`softreg.mlp.layers`.
+:mod:`softreg.optim.transforms` and the gradients of :mod:`softreg.mlp.layers`. As in
+:func:`softreg.optim._fit_core.fit_core`, user callbacks and checkpoints are hooks of `train`
+(``on_iteration(state)``, True stops; ``on_fit_end(state)``), and resuming a fit is starting
+`train` from a saved `EpochState`.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.exceptions import ConvergenceWarning
 
 from softreg.mlp.layers import loss_and_grad
+from softreg.optim._fit_core import Hook, call_hooks
 from softreg.optim.transforms import GradientTransformation, adam_inplace, sgd
 
-if TYPE_CHECKING:
-    from softreg.mlp.classifier import MLPClassifier
+__all__ = ["CallbackHook", "EpochState", "make_optimizer", "make_rng", "run_epoch", "train"]
 
-__all__ = ["make_optimizer", "make_rng", "run_epoch", "train"]
+# The estimator being trained (an MLPClassifier; typed loosely: this module imports none).
+MLPClassifier = Any
 
 Params = tuple[NDArray[np.float32], ...]
 
@@ -110,6 +115,41 @@ def run_epoch(
     return total / n_samples
 
 
+@dataclass
+class EpochState:
+    """Where the epoch loop stands: what its hooks see, and what a checkpoint saves.
+
+    Attributes
+    ----------
+    n_iter : int
+        Epochs done (the model's ``n_iter_``).
+    record : dict
+        The history row of the last epoch.
+    best : float
+        Best score of the stop rule so far (``-loss``, or validation accuracy).
+    stale : int
+        Epochs since the best score improved by ``tol``.
+    """
+
+    n_iter: int = 0
+    record: dict[str, Any] = field(default_factory=dict)
+    best: float = -np.inf
+    stale: int = 0
+
+
+class CallbackHook:
+    """A user's ``callback(model, record)`` as a hook of `train` (True stops)."""
+
+    def __init__(self, model: MLPClassifier, callback: Callable[[Any, dict[str, Any]], Any]):
+        self.model, self.callback = model, callback
+
+    def on_iteration(self, state: EpochState) -> bool:
+        return bool(self.callback(self.model, state.record))
+
+    def on_fit_end(self, state: EpochState) -> None:
+        pass
+
+
 def train(
     model: MLPClassifier,
     optimizer: GradientTransformation,
@@ -117,35 +157,43 @@ def train(
     X: NDArray[np.float32],
     target: NDArray[Any],
     validation: tuple[NDArray[np.float32], NDArray[Any]] | None,
-    callback: Callable[[MLPClassifier, dict[str, Any]], Any] | None,
-) -> None:
-    """Up to ``model.max_epochs`` epochs of `run_epoch`, with the stop rule and the callback.
+    hooks: Sequence[Hook] = (),
+    *,
+    start: EpochState | None = None,
+    end_epoch: int | None = None,
+) -> EpochState:
+    """Epochs of `run_epoch` until ``end_epoch`` (default: ``max_epochs`` more), the stop rule
+    or a hook's stop.
 
     With ``validation`` (held-out ``X_val``, ``target_val``) the stop rule watches their
     accuracy and the best parameters seen are written back into ``params`` at the end.
+    ``start`` continues a saved loop (its stop-rule counters); the final state is returned.
     """
-    best, best_params, stale = -np.inf, [p.copy() for p in params], 0
-    for _ in range(model.max_epochs):
+    state = EpochState(model.n_iter_) if start is None else start
+    end = model.n_iter_ + model.max_epochs if end_epoch is None else end_epoch
+    best_params = [p.copy() for p in params] if validation is not None else []
+    stopped = False
+    while model.n_iter_ < end:
         loss = run_epoch(model, optimizer, params, X, target)
         val_score = None
         if validation is not None:
             X_val, target_val = validation
             hits = model._decode(X_val) == target_val
             val_score = float(np.mean(hits.all(axis=1) if hits.ndim == 2 else hits))
-        record = model._record_epoch(loss, val_score)
+        state.record = model._record_epoch(loss, val_score)
+        state.n_iter = model.n_iter_
         # Stop rule (as scikit-learn's MLP): no improvement by `tol` for n_iter_no_change
         # epochs, on the validation accuracy if early stopping, else on the training loss.
         score = val_score if val_score is not None else -loss
-        stale = stale + 1 if score < best + model.tol else 0
-        if score > best:
-            best = score
+        state.stale = state.stale + 1 if score < state.best + model.tol else 0
+        if score > state.best:
+            state.best = score
             if validation is not None:
                 best_params = [p.copy() for p in params]
-        if callback is not None and callback(model, record):
+        stopped = call_hooks(hooks, state) or state.stale >= model.n_iter_no_change
+        if stopped:
             break
-        if stale >= model.n_iter_no_change:
-            break
-    else:
+    if not stopped:
         warnings.warn(
             f"MLPClassifier: max_epochs={model.max_epochs} reached and the stop rule (tol="
             f"{model.tol}, n_iter_no_change={model.n_iter_no_change}) did not fire; "
@@ -157,3 +205,6 @@ def train(
         # Keep the parameters of the best validation score (as scikit-learn does).
         for p, p_best in zip(params, best_params, strict=True):
             p[...] = p_best
+    for hook in hooks:
+        hook.on_fit_end(state)
+    return state

@@ -1,0 +1,298 @@
+"""How a `SoftmaxRegression` fit runs: from its settings and data to one call of the fit core.
+
+Functions of the estimator (passed as ``model``; this module imports none): the penalty and
+solver its parameters choose, the objective of its data (in memory, or sharded on Dask), the
+start point (zeros, Xavier, a warm start, a checkpoint), the hooks (`Progress`, which keeps the
+fitted attributes current, and a checkpointer), and `run`, which hands them to the one training
+loop :func:`softreg.optim._fit_core.fit_core`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.validation import _check_sample_weight
+
+from softreg.objective import SoftmaxObjective
+from softreg.optim._fit_core import FitState, Hook, fit_core
+from softreg.optim.solve import STOCHASTIC
+from softreg.resume import Checkpointer, Run, start_from_checkpoint
+
+_DEFAULT_LEARNING_RATE = {"sgd": 0.06, "adam": 1e-3}
+
+
+def penalty_args(model: Any) -> tuple[float, float]:
+    """``(C, l1_ratio)`` for the objective, from ``penalty``, ``C`` and ``l1_ratio``."""
+    if model.penalty is None:
+        return np.inf, 0.0
+    if model.penalty == "elasticnet":
+        if model.l1_ratio is None:
+            raise ValueError("l1_ratio must be a float in [0, 1] when penalty='elasticnet'.")
+        return float(model.C), float(model.l1_ratio)
+    return float(model.C), 1.0 if model.penalty == "l1" else 0.0
+
+
+def solver_for(model: Any, l1_ratio: float) -> str:
+    """The solver ``model.solver`` names (``"auto"`` resolved), checked against the penalty."""
+    solver = str(model.solver)
+    if solver == "auto":
+        return "fista" if l1_ratio > 0 else "newton-cg"
+    if l1_ratio > 0 and solver != "fista":
+        raise ValueError(
+            f"solver={solver!r} supports only penalty 'l2' or None, got "
+            f"penalty={model.penalty!r}; use solver='fista' (or 'auto') for L1 / elastic net."
+        )
+    return solver
+
+
+def tol_for(model: Any, solver: str) -> float:
+    """``model.tol``, or the solver's default when None."""
+    if model.tol is None:
+        return 1e-4 if solver in ("sgd", "adam", "newton-cg") else 1e-6
+    return float(model.tol)
+
+
+def learning_rate_for(model: Any, solver: str) -> Any:
+    """``model.learning_rate``, or the solver's default when None."""
+    if model.learning_rate is None:
+        return _DEFAULT_LEARNING_RATE.get(solver, _DEFAULT_LEARNING_RATE["sgd"])
+    return model.learning_rate
+
+
+def seed(random_state: Any) -> Any:
+    """A seed for ``np.random.default_rng`` from scikit-learn style ``random_state``."""
+    if isinstance(random_state, np.random.RandomState):
+        return random_state.randint(np.iinfo(np.int32).max)
+    return random_state
+
+
+def is_dense_integer(X: Any) -> bool:
+    """Whether ``X`` is a NumPy array of integers (raw pixels), which ``input_scale`` keeps."""
+    return isinstance(X, np.ndarray) and np.issubdtype(X.dtype, np.integer)
+
+
+def scale_of(model: Any) -> float:
+    """The factor the model applies to ``X`` (``input_scale``, default 1)."""
+    return 1.0 if model.input_scale is None else float(model.input_scale)
+
+
+def in_memory_objective(
+    model: Any,
+    X: Any,
+    y_enc: NDArray[np.intp],
+    sample_weight: Any,
+    C: float,
+    l1_ratio: float = 0.0,
+) -> SoftmaxObjective:
+    """The objective of ``model``'s settings on validated ``X`` and class indices ``y_enc``."""
+    dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float32)
+    sw = _check_sample_weight(sample_weight, X, dtype=dtype, ensure_non_negative=True)
+    if model.class_weight is not None:
+        classes = model.classes_
+        cw = compute_class_weight(model.class_weight, classes=classes, y=classes[y_enc])
+        sw = sw * cw[y_enc].astype(dtype)
+    return SoftmaxObjective(
+        X,
+        y_enc,
+        len(model.classes_),
+        sw,
+        C=C,
+        l1_ratio=l1_ratio,
+        fit_intercept=model.fit_intercept,
+        scale=scale_of(model),
+    )
+
+
+def initial_params(model: Any, objective: Any, rng: np.random.Generator) -> NDArray[Any]:
+    """Zeros, or Xavier-uniform ``coef`` (``init="xavier"``, drawn from ``rng``)."""
+    k, d = objective.n_classes, objective.n_features
+    w0 = np.zeros(objective.n_params, dtype=objective.dtype)
+    if model.init == "xavier":
+        bound = np.sqrt(6.0 / (d + k))
+        w0[: k * d] = rng.uniform(-bound, bound, size=k * d)
+    return w0
+
+
+def flat_params(coef: Any, intercept: Any, objective: Any) -> NDArray[Any]:
+    """``coef`` (n_classes, n_features) and ``intercept`` as the objective's flat vector."""
+    parts = [np.asarray(coef, dtype=objective.dtype).ravel()]
+    if objective.fit_intercept:
+        parts.append(np.asarray(intercept, dtype=objective.dtype))
+    return np.concatenate(parts)
+
+
+def store(model: Any, w: NDArray[Any], objective: Any) -> None:
+    """Set ``model.coef_`` and ``model.intercept_`` from the flat ``w``."""
+    coef, intercept = objective.unravel(w)
+    model.coef_ = np.array(coef, copy=True)
+    if intercept is None:
+        model.intercept_ = np.zeros(objective.n_classes, dtype=objective.dtype)
+    else:
+        # softmax(z + c) = softmax(z): only intercept differences matter. Centring picks
+        # the zero-sum representative (what gradient methods from zero keep anyway; Adam
+        # drifts along the flat direction), so the fitted intercept_ is unique.
+        model.intercept_ = intercept - intercept.mean(dtype=np.float64).astype(intercept.dtype)
+
+
+class Progress:
+    """The hook that keeps ``model``'s fitted attributes current, prints, and calls ``callback``.
+
+    After every iteration ``coef_``, ``intercept_``, ``history_`` and ``n_iter_`` describe the
+    current point; ``callback(model, record)`` may then return True to stop the fit.
+    """
+
+    def __init__(
+        self, model: Any, objective: Any, callback: Callable[[Any, dict[str, Any]], Any] | None
+    ) -> None:
+        self.model, self.objective, self.callback = model, objective, callback
+
+    def on_iteration(self, state: Any) -> bool:
+        model, row = self.model, state.history[-1]
+        store(model, state.w, self.objective)
+        model.history_, model.n_iter_ = state.history, state.n_iter
+        if model.verbose:
+            print(
+                f"[{type(model).__name__}] iteration {row['iteration']}: loss={row['loss']:.8g} "
+                f"grad_norm={row['grad_norm']:.3g}"
+            )
+        return bool(self.callback(model, row)) if self.callback is not None else False
+
+    def on_fit_end(self, state: Any) -> None:
+        store(self.model, state.w, self.objective)
+        self.model.history_, self.model.n_iter_ = state.history, state.n_iter
+
+
+def check_state(model: Any) -> None:
+    """Raise ValueError if restored fitted attributes of ``model`` are inconsistent."""
+    classes = np.asarray(model.classes_)
+    if classes.ndim != 1 or len(classes) < 2 or classes.dtype == object:
+        raise ValueError(f"classes_ must be a 1-d non-object array of >= 2 labels, got {classes!r}")
+    k, d = len(classes), int(model.n_features_in_)
+    coef, intercept = np.asarray(model.coef_), np.asarray(model.intercept_)
+    if coef.shape != (k, d) or intercept.shape != (k,):
+        raise ValueError(
+            f"coef_ must have shape {(k, d)} and intercept_ {(k,)}, got {coef.shape} and "
+            f"{intercept.shape}"
+        )
+    if coef.dtype not in (np.float32, np.float64) or intercept.dtype != coef.dtype:
+        raise ValueError(
+            f"coef_ and intercept_ must share a float32/float64 dtype, got {coef.dtype} "
+            f"and {intercept.dtype}"
+        )
+    if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
+        raise ValueError("coef_ and intercept_ must be finite")
+    if int(model.n_iter_) < 0 or not isinstance(model.history_, list):
+        raise ValueError("n_iter_ must be a non-negative int and history_ a list of dicts")
+
+
+def run(
+    model: Any,
+    objective: Any,
+    solver: str,
+    shape: tuple[int, ...],
+    previous: tuple[Any, Any, Any] | None,
+    options: Run,
+) -> None:
+    """Start (fresh, warm from ``previous`` = (classes, coef, intercept), or from a checkpoint),
+    run the fit core with the progress and checkpoint hooks, and keep the final state."""
+    data_shape = (int(shape[0]), int(shape[1]))
+    rng = np.random.default_rng(seed(model.random_state))
+    start = FitState(initial_params(model, objective, rng), rng=rng)
+    coef_shape = (objective.n_classes, objective.n_features)
+    if (
+        previous is not None
+        and np.array_equal(previous[0], model.classes_)
+        and np.shape(previous[1]) == coef_shape
+    ):
+        start.w = flat_params(previous[1], previous[2], objective)
+    if options.resume_from is not None:
+        start = start_from_checkpoint(
+            options.resume_from,
+            model,
+            data_shape=data_shape,
+            classes=model.classes_,
+            n_params=objective.n_params,
+            dtype=objective.dtype,
+            rng=rng,
+        )
+    store(model, start.w, objective)
+    model.history_, model.n_iter_ = list(start.history), start.n_iter
+    hooks: list[Hook] = [Progress(model, objective, options.callback)]
+    if options.checkpoint is not None:
+        hooks.append(
+            Checkpointer(
+                options.checkpoint,
+                options.checkpoint_every,
+                model,
+                data_shape,
+                model.classes_,
+                _checkpoint_contents,
+            )
+        )
+    final = fit_core(
+        objective,
+        start,
+        solver,
+        tol=tol_for(model, solver),
+        max_iter=int(model.max_iter),
+        hooks=hooks,
+        learning_rate=learning_rate_for(model, solver),
+        momentum=float(model.momentum),
+        batch_size=int(model.batch_size),
+    )
+    model._optimizer_state = final.optimizer_state if solver in STOCHASTIC else None
+
+
+def _checkpoint_contents(state: FitState) -> dict[str, Any]:
+    """What a checkpoint of a `SoftmaxRegression` fit holds (see :mod:`softreg.resume`)."""
+    return {
+        "solver_params": (state.w,),
+        "optimizer_state": state.optimizer_state,
+        "rng": state.rng,
+        "model_state": {"history_": state.history},
+    }
+
+
+def run_sharded(
+    model: Any,
+    X: Any,
+    y: Any,
+    sample_weight: Any,
+    C: float,
+    l1_ratio: float,
+    solver: str,
+    previous: tuple[Any, Any, Any] | None,
+    options: Run,
+    client: Any = None,
+) -> None:
+    """`run` on a ``dask.array`` ``X``: the objective is :mod:`softreg.dask`'s sharded one."""
+    from softreg.dask.problem import check_inputs, cluster_session, sharded_objective
+
+    X, y, sample_weight = check_inputs(X, y, sample_weight, model.input_scale is not None)
+
+    def progress() -> str:
+        path = options.checkpoint
+        where = f"; the last checkpoint {os.fspath(path)!r} is intact" if path else ""
+        return f"{getattr(model, 'n_iter_', 0)} iterations{where}"
+
+    with cluster_session(client, progress) as session:
+        objective, model.classes_ = sharded_objective(
+            session,
+            X,
+            y,
+            sample_weight,
+            C=C,
+            l1_ratio=l1_ratio,
+            class_weight=model.class_weight,
+            fit_intercept=model.fit_intercept,
+            scale=scale_of(model),
+        )
+        model.n_features_in_ = int(X.shape[1])
+        if hasattr(model, "feature_names_in_"):
+            del model.feature_names_in_
+        run(model, objective, solver, X.shape, previous, options)
