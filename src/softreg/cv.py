@@ -27,7 +27,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from softreg._validation import as_label_array, encode_labels, reject_multilabel
 from softreg.objective_stacked import StackedSoftmaxObjective
-from softreg.optim import SolverResult
+from softreg.optim._fit_core import FitState
 from softreg.path import check_Cs, check_weighted_classes, default_Cs, follow_path
 from softreg.softmax_regression import SoftmaxRegression
 
@@ -215,7 +215,8 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Any:
         """Cross-validate the path on ``X`` (n_samples, n_features) and ``y``; refit."""
         reject_multilabel(y, type(self).__name__, "OneVsRestClassifier(SoftmaxRegressionCV())")
-        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=self._dtypes(X))
+        X, y_arr = validate_data(self, X, y, accept_sparse="csr", dtype=self._dtypes(X))
+        y = np.asarray(y_arr)
         check_classification_targets(y)
         self.classes_ = as_label_array(y)
         if len(self.classes_) < 2:
@@ -286,11 +287,11 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             def on_C(
                 j: int,
                 objective: Any,
-                result: SolverResult,
+                state: FitState,
                 i: int = i,
                 l1_ratio: float = float(l1_ratio),
             ) -> bool:
-                w = result.x
+                w = state.w
                 log_proba = objective.log_proba(w)
                 coef, intercept = objective.unravel(w)
                 for f, (_, test) in enumerate(folds):
@@ -314,14 +315,14 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
                     )
                     if oof is not None:
                         oof[test, i, j] = np.exp(lp)
-                    n_iter[f, i, j] = result.n_iter
+                    n_iter[f, i, j] = state.n_iter
                 if self.refit:
                     full_path[i, j] = np.array(objective.model_params(w, n_folds), copy=True)
                 if self.verbose:
                     mean = np.mean(self._score_table["score"][:, i, j])
                     print(
                         f"[SoftmaxRegressionCV] l1_ratio={l1_ratio:g} C={grid[j]:.4g}: "
-                        f"mean score {mean:.6g} ({result.n_iter} iterations)"
+                        f"mean score {mean:.6g} ({state.n_iter} iterations)"
                     )
                 return self.early_stopping and _passed_best(self._score_table["score"][:, i])
 

@@ -42,7 +42,7 @@ from sklearn.utils.validation import _check_sample_weight, check_array, check_co
 from softreg import _kernels
 from softreg._validation import as_label_array, encode_labels
 from softreg.objective import SoftmaxObjective
-from softreg.optim import SolverResult, minimize
+from softreg.optim._fit_core import FitState, fit_core
 
 Array = NDArray[Any]
 
@@ -151,20 +151,22 @@ def follow_path(
     solver: str = "newton-cg",
     tol: float = 1e-4,
     max_iter: int = 100,
-    on_C: Callable[[int, Any, SolverResult], bool] | None = None,
+    on_C: Callable[[int, Any, FitState], bool] | None = None,
 ) -> int:
     """Minimise ``objective_at(C)`` for each ``C`` of ``Cs`` in turn, warm-started.
 
-    ``Cs`` should be ascending (strong to weak penalty). After the fit at ``Cs[j]``,
-    ``on_C(j, objective, result)`` sees it; returning True stops the path there. Returns the
+    Each fit is one call of the fit core (:func:`softreg.optim._fit_core.fit_core`) from the
+    previous ``C``'s final parameters (up to ``max_iter`` iterations per ``C``). ``Cs``
+    should be ascending (strong to weak penalty). After the fit at ``Cs[j]``,
+    ``on_C(j, objective, state)`` sees it; returning True stops the path there. Returns the
     number of ``C`` fitted.
     """
     w = np.array(w0, copy=True)
     for j, C in enumerate(Cs):
         objective = objective_at(float(C))
-        result = minimize(objective, w, solver, tol=tol, max_iter=max_iter)
-        w = result.x
-        if on_C is not None and on_C(j, objective, result):
+        state = fit_core(objective, FitState(w), solver, tol=tol, max_iter=max_iter)
+        w = state.w
+        if on_C is not None and on_C(j, objective, state):
             return j + 1
     return len(Cs)
 
@@ -288,13 +290,13 @@ def regularization_path(
     intercept = np.zeros((n_Cs, k), dtype=base.dtype)
     n_iter = np.zeros(n_Cs, dtype=np.intp)
 
-    def record(j: int, objective: SoftmaxObjective, result: SolverResult) -> bool:
+    def record(j: int, objective: SoftmaxObjective, state: FitState) -> bool:
         base._basis = objective._basis
-        c, b = objective.unravel(result.x)
+        c, b = objective.unravel(state.w)
         coef[j] = c
         if b is not None:
             intercept[j] = b - b.mean(dtype=np.float64)
-        n_iter[j] = result.n_iter
+        n_iter[j] = state.n_iter
         return False
 
     follow_path(
