@@ -29,30 +29,13 @@ from typing import Any
 
 import numpy as np
 
-DEBIAN = Path("/usr/share/datasets/fashion-mnist")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def load_fashion_mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 images (n, 784) and int labels from Debian's copy or softreg's loader."""
-    from softreg.datasets import load, read_idx
-
-    prefix = "train" if split == "train" else "t10k"
-    if (DEBIAN / f"{prefix}-images-idx3-ubyte.gz").exists():
-        images = read_idx(DEBIAN / f"{prefix}-images-idx3-ubyte.gz")
-        labels = read_idx(DEBIAN / f"{prefix}-labels-idx1-ubyte.gz")
-    else:
-        images, labels = load("fashion-mnist", split, progress=False)
-    return images.reshape(len(images), -1), labels.astype(np.intp)
-
-
-def objective64(X64: np.ndarray, y: np.ndarray, C: float, coef: Any, intercept: Any) -> float:
-    """The shared float64 yardstick: mean log-loss + ||W||^2 / (2 C n)."""
-    from scipy.special import logsumexp
-
-    coef = np.asarray(coef, np.float64)
-    z = X64 @ coef.T + np.asarray(intercept, np.float64)
-    data = np.mean(logsumexp(z, axis=1) - z[np.arange(len(y)), y])
-    return float(data + np.sum(coef**2) / (2 * C * len(y)))
+from _common import (
+    block_median_times,
+    load_fashion_mnist,
+    objective64,
+)
 
 
 def fit_sklearn(solver: str, X: np.ndarray, y: np.ndarray, C: float) -> tuple[Any, Any, int]:
@@ -224,35 +207,6 @@ def fit_torch_until(
     return W.detach().numpy(), b.detach().numpy(), n_iter
 
 
-def median_times(funcs: list[Any], repeats: int) -> list[float]:
-    times: list[list[float]] = [[] for _ in funcs]
-    for _ in range(repeats):
-        for i, f in enumerate(funcs):
-            start = time.perf_counter()
-            f()
-            times[i].append(time.perf_counter() - start)
-    return [float(np.median(t)) for t in times]
-
-
-def block_median_times(funcs: list[Any], repeats: int, rounds: int = 3) -> list[float]:
-    """Median times of each function, run in blocks of ``repeats`` calls after one warm-up call.
-
-    The blocks alternate ``rounds`` times (so drifts in machine speed hit everyone). Blocks, not
-    single interleaved calls: after a multi-threaded GEMM OpenBLAS's idle threads spin for tens
-    of milliseconds and slow whatever runs next (measured: the next two softreg passes took
-    1.5x their time), which would charge the floor's threads to softreg.
-    """
-    times: list[list[float]] = [[] for _ in funcs]
-    for _ in range(rounds):
-        for i, f in enumerate(funcs):
-            f()  # warm-up, not timed
-            for _ in range(repeats):
-                start = time.perf_counter()
-                f()
-                times[i].append(time.perf_counter() - start)
-    return [float(np.median(t)) for t in times]
-
-
 def per_evaluation(X: np.ndarray, y: np.ndarray, C: float, repeats: int = 9) -> tuple[float, float]:
     """softreg's loss+gradient against a float32 GEMM of the same FLOP count.
 
@@ -291,7 +245,7 @@ def per_evaluation(X: np.ndarray, y: np.ndarray, C: float, repeats: int = 9) -> 
 RSS_CHILD = """
 import sys, numpy as np
 sys.path.insert(0, {bench_dir!r})
-from bench_fit import load_fashion_mnist, rss_kib, reset_peak_rss
+from _common import load_fashion_mnist, rss_kib, reset_peak_rss
 from softreg import SoftmaxRegression
 X, y = load_fashion_mnist("train")
 X = np.ascontiguousarray(X[: {n}]); y = y[: {n}]
@@ -306,20 +260,6 @@ SoftmaxRegression(C=1.0, input_scale=1 / 255).fit(X, y)
 peak_fit = rss_kib("VmHWM")
 print(X.nbytes, start * 1024, max(peak_load, peak_fit) * 1024, (peak_fit - before) * 1024)
 """
-
-
-def rss_kib(field: str) -> int:
-    """``VmRSS`` (current) or ``VmHWM`` (peak) of this process from /proc, in KiB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
-def reset_peak_rss() -> None:
-    """Reset this process's peak RSS (VmHWM) to its current RSS (Linux)."""
-    with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")
 
 
 def _rss_child(n: int, cache_dir: str | None) -> tuple[int, int, int]:

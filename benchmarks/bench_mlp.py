@@ -9,7 +9,7 @@ scikit-learn, in the same process, at 1 and 2 BLAS/torch threads.
 ``FASHION_MNIST_DEFAULTS`` (set to the winner) trains on all 60,000 and its test accuracy is
 reported once (``--no-select`` runs only that last step). softreg's training loop runs its
 small-batch products on one BLAS thread whatever the limit (see
-``softreg.mlp.classifier.SINGLE_THREAD_BATCH_SIZE``), so its two rows differ only by noise.
+``softreg.mlp.fitting.SINGLE_THREAD_BATCH_SIZE``), so its two rows differ only by noise.
 
 Prints seconds per epoch (best of ``--repeats``) and the ratios softreg/torch and softreg/sklearn
 (below 1 means softreg is faster). Needs real Fashion-MNIST (``$SOFTREG_DATA`` or

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_fit import load_fashion_mnist, objective64
+from _common import load_fashion_mnist, objective64
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_fit import block_median_times, load_fashion_mnist
+from _common import block_median_times, load_fashion_mnist
 
 
 def profile(X: np.ndarray, y: np.ndarray, repeats: int = 5, cache_rows: int = 512) -> dict:

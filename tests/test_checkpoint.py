@@ -255,3 +255,75 @@ def test_estimators_fit_accepts_checkpoint_and_resume_from(tmp_path: Path) -> No
     np.testing.assert_array_equal(resumed_mlp.coefs_[0], direct_mlp.coefs_[0])
     with pytest.raises(CheckpointError, match="written by SoftmaxRegression"):
         MLPClassifier(**mlp).fit(X32, y, resume_from=tmp_path / "s.npz")
+
+
+def test_the_final_state_is_checkpointed_whatever_checkpoint_every(tmp_path: Path) -> None:
+    X, y = _data()
+    path = tmp_path / "c.npz"
+    model = SoftmaxRegression(tol=1e-6).fit(X, y, checkpoint=path, checkpoint_every=1000)
+    ck = load_checkpoint(path, model, data_shape=X.shape)
+    assert 0 < model.n_iter_ < 1000
+    assert ck.epoch == model.n_iter_
+    assert ck.model_state["history_"] == model.history_
+    w = ck.solver_params[0]  # the flat parameters; intercept_ is their centred intercept
+    np.testing.assert_array_equal(w[: model.coef_.size], model.coef_.ravel())
+    np.testing.assert_allclose(
+        w[model.coef_.size :] - w[model.coef_.size :].mean(), model.intercept_
+    )
+
+
+def test_a_checkpointed_fit_honours_warm_start(tmp_path: Path) -> None:
+    X, y = _data()
+    params = dict(solver="adam", learning_rate=0.02, max_iter=3, tol=0.0, random_state=0)
+    warm = SoftmaxRegression(**params, warm_start=True).fit(X, y)
+    first = warm.coef_.copy()
+    plain = SoftmaxRegression(**params, warm_start=True).fit(X, y).fit(X, y)
+    warm.fit(X, y, checkpoint=tmp_path / "c.npz")
+    assert not np.array_equal(warm.coef_, first)
+    np.testing.assert_array_equal(warm.coef_, plain.coef_)  # the same as without a checkpoint
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_mlp_cosine_schedule_resumes_bit_for_bit(tmp_path: Path) -> None:
+    X, y = _data(n=120)
+    X = X.astype(np.float32)
+    params = dict(
+        hidden_layer_sizes=(6,),
+        max_epochs=5,
+        n_iter_no_change=100,
+        learning_rate=0.01,
+        learning_rate_schedule="cosine",
+        random_state=2,
+    )
+    with pytest.warns(ConvergenceWarning):
+        direct = MLPClassifier(**params).fit(X, y)
+
+    def interrupt_in_epoch_4(model: MLPClassifier, record: dict) -> None:
+        if record["iteration"] == 4:
+            raise _Interrupt
+
+    path = tmp_path / "c.npz"
+    with pytest.raises(_Interrupt):
+        MLPClassifier(**params).fit(
+            X, y, checkpoint=path, checkpoint_every=3, callback=interrupt_in_epoch_4
+        )
+    assert load_checkpoint(path).epoch == 3
+    with pytest.warns(ConvergenceWarning):
+        resumed = MLPClassifier(**params).fit(X, y, resume_from=path)
+    for a, b in zip(
+        resumed.coefs_ + resumed.intercepts_, direct.coefs_ + direct.intercepts_, strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert resumed.history_ == direct.history_
+
+
+def test_partial_fit_after_a_full_batch_fit_starts_a_fresh_optimizer() -> None:
+    X, y = _data()
+    model = SoftmaxRegression(solver="newton-cg").fit(X, y)
+    assert model._optimizer_state is None  # newton-cg's curvature pairs are not kept
+    n_iter = model.n_iter_
+    model.set_params(solver="adam").partial_fit(X, y)  # Adam starts from fresh moments
+    assert model.n_iter_ == len(model.history_) == n_iter + 1

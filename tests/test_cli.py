@@ -147,13 +147,14 @@ def test_predict_png_npy_and_idx(
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda p: Image.new("L", (28, 28)).save(p / "x.png"), "expects 8x8"),
+        (lambda p: Image.new("L", (28, 28)).save(p / "x.png"), "expects 8x8.*--fit"),
         (lambda p: Image.new("RGB", (9, 8)).save(p / "x.png"), "9x8 pixels"),
         (lambda p: np.save(p / "x.npy", np.zeros((3, 7, 7))), "not 8x8 images"),
         (lambda p: np.save(p / "x.npy", np.full((8, 8), 40.0)), r"must lie in \[0, 16\]"),
         (lambda p: (p / "x.png").write_bytes(b"not an image"), "not a readable PNG"),
         (lambda p: (p / "x.bin").write_bytes(b"\x00\x00\x08"), "not a PNG/JPEG image"),
-        (lambda p: Image.new("I;16", (8, 8)).save(p / "x.png"), "16-bit or float"),
+        (lambda p: Image.new("I;16", (9, 9)).save(p / "x.png"), "9x9 pixels"),
+        (lambda p: (p / "x.png").write_bytes(b""), "empty file"),
     ],
 )
 def test_predict_refuses_bad_inputs(
@@ -287,7 +288,12 @@ def test_overwrite_replaces_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[
         "--quiet",
     )
     assert status == 0
-    assert sorted(p.name for p in out.iterdir()) == ["history.csv", "metrics.json", "model.npz"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "history.csv",
+        "metrics.json",
+        "model.npz",
+        "report.html",
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
     assert "run directory" in stdout
 
@@ -521,3 +527,45 @@ def test_resume_from_a_foreign_checkpoint_is_a_one_line_error(
     assert len(err.strip().splitlines()) == 1
     assert "checkpoint" in err.lower()
     assert not (tmp_path / "b").exists()
+
+
+def test_train_calibrate_holds_out_validation_and_reports_before_after(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from softreg import metrics
+
+    out = tmp_path / "cal"
+    status, stdout, _ = run(
+        capsys, "train", "--dataset", "digits", "--calibrate", "0.2", "--out", str(out), "-q"
+    )
+    assert status == 0
+    assert (out / "calibration.png").exists()
+    record = json.loads((out / "metrics.json").read_text())
+    cal = record["calibration"]
+    train_images, _ = load_split("digits", "train")
+    assert cal["validation_samples"] == math.ceil(0.2 * len(train_images))  # as scikit-learn
+    assert cal["validation_nll"]["after"] <= cal["validation_nll"]["before"]
+    model = io.load(out / "model.npz")
+    assert model.temperature_ == cal["temperature"]
+    assert (
+        io.read_header(out / "model.npz")["metadata"]["metrics"]["temperature"]
+        == (cal["temperature"])
+    )
+    # The "after" numbers are the saved model's; the "before" ones the same model at T = 1.
+    _, X_test, y_test = _digits_features("test")
+    after = cal["test"]["after"]
+    assert after["ece"] == pytest.approx(
+        metrics.expected_calibration_error(y_test, model.predict_proba(X_test)), rel=1e-6
+    )
+    assert after["nll"] == pytest.approx(record["test"]["log_loss"], rel=1e-6)
+    del model.temperature_
+    before = cal["test"]["before"]
+    assert before["brier"] == pytest.approx(
+        metrics.brier_score(y_test, model.predict_proba(X_test)), rel=1e-6
+    )
+    assert f"test ECE {before['ece']:.4f} -> {after['ece']:.4f}" in stdout
+    status, _, stderr = run(
+        capsys, "train", "--dataset", "digits", "--calibrate", "1.5", "--out", str(tmp_path / "x")
+    )
+    assert status == 2
+    assert "expected a fraction in (0, 1), got '1.5'" in stderr

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,7 @@ class Server:
     def __init__(self):
         self.files: dict[str, bytes] = {}
         self.drop_after: dict[str, int] = {}  # name -> bytes to send before dropping, once
+        self.stall: dict[str, float] = {}  # name -> seconds between single bytes (a trickle)
         self.ignore_range = False
         self.requests: list[tuple[str, str | None]] = []
         server = self
@@ -59,6 +62,14 @@ class Server:
                 self.send_header("Content-Length", str(len(data) - start))
                 self.end_headers()
                 body = data[start:]
+                if name in server.stall:  # one byte, then a pause, for about a second
+                    with contextlib.suppress(OSError):
+                        for byte in body[: int(1.0 / server.stall[name]) + 1]:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(server.stall[name])
+                    self.close_connection = True
+                    return
                 if name in server.drop_after:
                     body = body[: server.drop_after.pop(name)]
                     self.wfile.write(body)
@@ -254,3 +265,92 @@ def test_tqdm_bar_when_stderr_is_a_terminal(server, tmp_path, monkeypatch, capsy
     err = capsys.readouterr().err
     assert "a.bin" in err
     assert "100%|" in err  # a tqdm bar, not the plain lines
+
+
+@pytest.mark.parametrize("pause", [0.05, 2.0], ids=["trickle", "silence"])
+def test_a_stalled_download_times_out_and_the_next_mirror_is_tried(server, tmp_path, pause):
+    payload = np.random.default_rng(4).bytes(50_000)
+    server.files["a.bin"] = payload
+    server.files["slow/a.bin"] = payload
+    server.stall["a.bin"] = pause
+    # The stalling name is served at the first URL only (the handler keys on the last part).
+    fast = Server()
+    fast.files["a.bin"] = payload
+    with fast:
+        dest = download(
+            [server.url + "a.bin", fast.url + "a.bin"],
+            tmp_path / "a.bin",
+            verify=check_sha(sha(payload)),
+            timeout=0.3,
+            retries=2,
+            backoff=0.0,
+            progress=False,
+        )
+    assert dest.read_bytes() == payload
+    assert [name for name, _ in fast.requests] == ["a.bin"]
+    with pytest.raises(DownloadError, match=r"(?s)attempt 1\): stalled: .*attempt 2\): stalled: "):
+        download(
+            [server.url + "a.bin"],
+            tmp_path / "b.bin",
+            timeout=0.3,
+            retries=2,
+            progress=False,
+            backoff=0.0,
+        )
+    assert not (tmp_path / "b.bin").exists()
+
+
+def test_an_unresolvable_host_is_skipped_without_retries(server, tmp_path, monkeypatch):
+    slept = []
+    monkeypatch.setattr("softreg.datasets.download.time.sleep", slept.append)
+    server.files["a.bin"] = b"data"
+    dest = download(
+        ["http://softreg-test.invalid/a.bin", server.url + "a.bin"],
+        tmp_path / "a.bin",
+        progress=False,
+    )
+    assert dest.read_bytes() == b"data"
+    assert slept == []  # no retry (and no back-off) for a name that does not resolve
+    with pytest.raises(DownloadError, match=r"softreg-test\.invalid/a\.bin \(attempt 1\)") as info:
+        download(["http://softreg-test.invalid/a.bin"], tmp_path / "b.bin", progress=False)
+    assert "attempt 2" not in str(info.value)
+
+
+@pytest.mark.parametrize("left", ["longer", "shorter"])
+def test_a_bad_part_file_from_an_earlier_run_is_replaced(server, tmp_path, left):
+    payload = np.random.default_rng(5).bytes(20_000)
+    server.files["a.bin"] = payload
+    garbage = np.random.default_rng(6).bytes(30_000 if left == "longer" else 5_000)
+    (tmp_path / "a.bin.part").write_bytes(garbage)  # e.g. another file's, or corrupted
+    download(
+        [server.url + "a.bin"],
+        tmp_path / "a.bin",
+        verify=check_sha(sha(payload)),
+        progress=False,
+    )
+    assert (tmp_path / "a.bin").read_bytes() == payload
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
+    # First the resume (Range), then, the result failing its check, a fresh download.
+    assert server.requests[0] == ("a.bin", f"bytes={len(garbage)}-")
+    assert server.requests[-1] == ("a.bin", None)
+
+
+@pytest.mark.parametrize("leftover", ["part", "truncated"])
+def test_load_never_uses_a_half_downloaded_file(server, tmp_path, monkeypatch, leftover):
+    arrays, files, spec = synthetic_dataset(tmp_path)
+    server.files.update(files)
+    monkeypatch.setattr(mnist_module, "FASHION_MNIST", spec)
+    monkeypatch.setenv("SOFTREG_MIRROR", server.url)
+    cache = tmp_path / "xdg" / "softreg" / "fashion-mnist"
+    cache.mkdir(parents=True)
+    name = "train-images-idx3-ubyte.gz"
+    half = files[name][: len(files[name]) // 2]
+    # A .part left by an interrupted run (resumed), or a truncated file under the final name
+    # (copied by hand, or by an older softreg): never decoded as data.
+    (cache / (name + ".part" if leftover == "part" else name)).write_bytes(half)
+    images, _ = load_fashion_mnist(progress=False)
+    np.testing.assert_array_equal(images, arrays[name])
+    assert (cache / name).read_bytes() == files[name]
+    assert not (cache / (name + ".part")).exists()
+    expected = ("bytes=" + str(len(half)) + "-") if leftover == "part" else None
+    assert (name, expected) in server.requests

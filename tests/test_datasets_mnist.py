@@ -88,11 +88,11 @@ def test_loads_a_folder_gzip_or_raw(tmp_path, gz):
 def test_verified_load_and_checksum_mismatch(tmp_path, monkeypatch):
     make_split(tmp_path / "data")
     monkeypatch.setattr(mnist_module, "FASHION_MNIST", spec_for(tmp_path / "data"))
-    load_fashion_mnist(data_dir=tmp_path / "data")  # checksums of these files: fine
+    load_fashion_mnist(data_dir=tmp_path / "data", verify=True)  # checksums of these files: fine
     snapshot = {p.name: p.read_bytes() for p in cache_dir(tmp_path).iterdir()}
     make_split(tmp_path / "data", seed=1)  # same names, other content
     with pytest.raises(ChecksumError, match="checksum mismatch") as info:
-        load_fashion_mnist(data_dir=tmp_path / "data")
+        load_fashion_mnist(data_dir=tmp_path / "data", verify=True)
     assert "train-" in str(info.value)
     assert str(tmp_path / "data") in str(info.value)
     # The cache is left exactly as it was: no new, removed or half-written file.
@@ -102,9 +102,9 @@ def test_verified_load_and_checksum_mismatch(tmp_path, monkeypatch):
 def test_real_checksums_reject_synthetic_files(tmp_path):
     make_split(tmp_path / "data")
     with pytest.raises(ValueError, match="checksum mismatch"):
-        load_fashion_mnist(data_dir=tmp_path / "data")
+        load_fashion_mnist(data_dir=tmp_path / "data", verify=True)
     with pytest.raises(ValueError, match="checksum mismatch"):
-        load_mnist(data_dir=tmp_path / "data")  # archive checksum for MNIST
+        load_mnist(data_dir=tmp_path / "data", verify=True)  # archive checksum for MNIST
 
 
 def test_missing_file_is_named(tmp_path):
@@ -112,7 +112,7 @@ def test_missing_file_is_named(tmp_path):
     (tmp_path / "data" / "train-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(FileNotFoundError, match=r"train-labels-idx1-ubyte\.gz"):
         load_fashion_mnist(data_dir=tmp_path / "data", verify=False)
-    with pytest.raises(FileNotFoundError, match="not a directory"):
+    with pytest.raises(FileNotFoundError, match="nowhere does not exist"):
         load_fashion_mnist(data_dir=tmp_path / "nowhere")
 
 
@@ -162,7 +162,7 @@ def test_unverified_cache_does_not_satisfy_a_verified_load(tmp_path):
     make_split(tmp_path / "data")
     load_fashion_mnist(data_dir=tmp_path / "data", verify=False)
     with pytest.raises(ChecksumError):
-        load_fashion_mnist(data_dir=tmp_path / "data")
+        load_fashion_mnist(data_dir=tmp_path / "data", verify=True)
 
 
 @pytest.mark.parametrize("damage", ["source", "npy-truncated", "npy-rewritten", "json", "npy-gone"])
@@ -273,14 +273,16 @@ def test_repackaged_or_raw_files_verify_by_content(tmp_path, monkeypatch, form):
             path.with_suffix("").write_bytes(content)
         else:
             path.write_bytes(gzip.compress(content, compresslevel=1, mtime=1))
-    got_images, got_labels = load_fashion_mnist(data_dir=tmp_path / "data")
+    got_images, got_labels = load_fashion_mnist(data_dir=tmp_path / "data", verify=True)
     np.testing.assert_array_equal(got_images, images)
     np.testing.assert_array_equal(got_labels, labels)
 
 
 def test_raw_mnist_cannot_be_checksummed_but_is_validated(tmp_path):
     images, _ = make_split(tmp_path / "data", gz=False)
-    got_images, _ = load_mnist(data_dir=tmp_path / "data")  # only archive checksums known
+    got_images, _ = load_mnist(
+        data_dir=tmp_path / "data", verify=True
+    )  # only archive checksums known
     np.testing.assert_array_equal(got_images, images)
 
 
@@ -330,3 +332,77 @@ def test_store_writes_plain_arrays_atomically(tmp_path):
     hit = lookup(tmp_path, "train", {"images": source, "labels": source}, verified=False)
     assert hit is not None
     assert lookup(tmp_path, "train", {"images": source, "labels": source}, verified=True) is None
+
+
+def own_digits(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Real handwritten digits (scikit-learn's, enlarged to 28x28) in MNIST file layout."""
+    from PIL import Image
+
+    images, labels = datasets.load_digits()
+    big = np.stack(
+        [
+            np.asarray(Image.fromarray(image * 15).resize((20, 20), Image.Resampling.BILINEAR))
+            for image in images[:100]
+        ]
+    )
+    canvas = np.zeros((100, 28, 28), np.uint8)
+    canvas[:, 4:24, 4:24] = big
+    folder.mkdir(parents=True, exist_ok=True)
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", canvas)
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", labels[:100])
+    return canvas, labels[:100]
+
+
+@pytest.mark.parametrize("loader", [load_mnist, load_fashion_mnist])
+def test_your_own_folder_in_mnist_layout_loads_and_is_only_structure_checked(tmp_path, loader):
+    images, labels = own_digits(tmp_path / "mine")
+    got_images, got_labels = loader(split="test", data_dir=tmp_path / "mine")
+    np.testing.assert_array_equal(got_images, images)
+    np.testing.assert_array_equal(got_labels, labels)
+    # verify=True asks for the official files: the error names file and dataset, and the way on.
+    with pytest.raises(ChecksumError) as info:
+        loader(split="test", data_dir=tmp_path / "mine", verify=True)
+    message = str(info.value)
+    name = "mnist" if loader is load_mnist else "fashion-mnist"
+    assert message.startswith(f"{tmp_path / 'mine' / 't10k-labels-idx1-ubyte.gz'}: checksum")
+    assert f"{name}'s official t10k-labels-idx1-ubyte.gz" in message
+    assert f"`softreg data fetch {name}`" in message
+    assert "without verify=True" in message
+    # Structure is still checked in your own folder: a label out of range is named.
+    write_idx(tmp_path / "mine" / "t10k-labels-idx1-ubyte.gz", np.full(100, 12, np.uint8))
+    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte\.gz: labels out of range"):
+        loader(split="test", data_dir=tmp_path / "mine")
+
+
+def test_a_data_dir_that_is_a_file_empty_or_unreadable(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(FileNotFoundError, match=r"data_dir: .*file is a file, not a folder"):
+        load_mnist("test", tmp_path / "file")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"data_dir: .*empty is empty; expected a folder"):
+        load_mnist("test", tmp_path / "empty")
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "x").write_text("x")
+    real_scandir = os.scandir
+
+    def denied(path):
+        if Path(path) == tmp_path / "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    # (Simulated: the tests may run as root, who reads any folder.)
+    monkeypatch.setattr("softreg.datasets.sources.os.scandir", denied)
+    with pytest.raises(PermissionError, match=r"data_dir: .*locked cannot be read"):
+        load_mnist("test", tmp_path / "locked")
+
+
+def test_verify_false_skips_checksums_of_found_files_too(tmp_path, monkeypatch):
+    images, _ = make_split(tmp_path / "env", seed=4)  # not the official content
+    make_split(tmp_path / "env", "test", seed=5)
+    monkeypatch.setenv("SOFTREG_DATA", str(tmp_path / "env"))
+    got, _ = load_fashion_mnist(progress=False, verify=False)
+    np.testing.assert_array_equal(got, images)
+    places = datasets.fetch("fashion-mnist", download=False, verify=False, progress=False)
+    assert [(p.split, p.origin, p.checked, p.folder) for p in places] == [
+        (split, "$SOFTREG_DATA", False, tmp_path / "env") for split in ("train", "test")
+    ]

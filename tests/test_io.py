@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import softreg
+from softreg.archive import header_digest
 from softreg.io import FORMAT_VERSION, ModelFileError, load, read_header, register_estimator, save
 
 
@@ -97,6 +98,9 @@ def _header(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 def _with_header(arrays: dict[str, np.ndarray], header: dict[str, Any]) -> dict[str, np.ndarray]:
+    # A deliberate rewrite that also recomputes the digest: the checks behind it must hold.
+    # (An edit that does not recompute it is refused for that: see tests/test_bad_inputs.py.)
+    header = {**header, "digest": header_digest(header)}
     return {**arrays, "__header__": np.frombuffer(json.dumps(header).encode(), np.uint8)}
 
 

@@ -43,13 +43,34 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     ('done', ['notes.txt'])
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _naming_target(exc, path, None) from None
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):  # gone already, or not a file: keep the first error
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename in (None, tmp):
+            raise _naming_target(exc, path, tmp) from None
         raise
+
+
+def _naming_target(exc: OSError, path: Path, tmp: str | None) -> OSError:
+    """``exc`` re-worded to name ``path`` (what the user asked to write), not the temporary file.
+
+    Same class (``PermissionError``, ``OSError`` with ``errno.ENOSPC``, ...) and ``errno``, so
+    callers catching either still do.
+    """
+    how = "creating a temporary file beside it" if tmp is None else "writing it"
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    try:
+        if exc.errno is None:  # not from the OS: keep the message, name the target
+            return type(exc)(f"cannot write {path} ({how}): {reason}")
+        return type(exc)(exc.errno, f"{reason} ({how})", str(path))
+    except Exception:  # an OSError subclass with its own constructor: leave it as it was
+        return exc

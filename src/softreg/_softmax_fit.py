@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import _check_sample_weight
 
+from softreg._fingerprint import data_fingerprint
 from softreg.objective import SoftmaxObjective
 from softreg.optim._fit_core import FitState, Hook, fit_core
 from softreg.optim.solve import STOCHASTIC
@@ -90,22 +91,27 @@ def in_memory_objective(
     l1_ratio: float = 0.0,
 ) -> SoftmaxObjective:
     """The objective of ``model``'s settings on validated ``X`` and class indices ``y_enc``."""
+    return SoftmaxObjective(
+        X,
+        y_enc,
+        len(model.classes_),
+        sample_weights(model, sample_weight, X, y_enc),
+        C=C,
+        l1_ratio=l1_ratio,
+        fit_intercept=model.fit_intercept,
+        scale=scale_of(model),
+    )
+
+
+def sample_weights(model: Any, sample_weight: Any, X: Any, y_enc: NDArray[np.intp]) -> NDArray[Any]:
+    """Per-sample weights: ``sample_weight`` (default 1) times ``model.class_weight``'s."""
     dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float32)
     sw = _check_sample_weight(sample_weight, X, dtype=dtype, ensure_non_negative=True)
     if model.class_weight is not None:
         classes = model.classes_
         cw = compute_class_weight(model.class_weight, classes=classes, y=classes[y_enc])
         sw = sw * cw[y_enc].astype(dtype)
-    return SoftmaxObjective(
-        X,
-        y_enc,
-        len(model.classes_),
-        sw,
-        C=C,
-        l1_ratio=l1_ratio,
-        fit_intercept=model.fit_intercept,
-        scale=scale_of(model),
-    )
+    return sw
 
 
 def initial_params(model: Any, objective: Any, rng: np.random.Generator) -> NDArray[Any]:
@@ -128,6 +134,8 @@ def flat_params(coef: Any, intercept: Any, objective: Any) -> NDArray[Any]:
 
 def store(model: Any, w: NDArray[Any], objective: Any) -> None:
     """Set ``model.coef_`` and ``model.intercept_`` from the flat ``w``."""
+    # New parameters invalidate a temperature calibrated for the old ones.
+    model.__dict__.pop("temperature_", None)
     coef, intercept = objective.unravel(w)
     model.coef_ = np.array(coef, copy=True)
     if intercept is None:
@@ -210,6 +218,13 @@ def run(
         and np.shape(previous[1]) == coef_shape
     ):
         start.w = flat_params(previous[1], previous[2], objective)
+    fingerprint = None
+    if options.resume_from is not None or options.checkpoint is not None:
+        # Once per fit (one read of X): checkpoints are refused for other data.
+        # Objectives whose data live elsewhere (Dask shards) record none: not checked.
+        arrays = [getattr(objective, name, None) for name in ("X", "y", "weight")]
+        if all(isinstance(a, np.ndarray) or hasattr(a, "tocsr") for a in arrays):
+            fingerprint = data_fingerprint(*arrays)
     if options.resume_from is not None:
         start = start_from_checkpoint(
             options.resume_from,
@@ -219,6 +234,7 @@ def run(
             n_params=objective.n_params,
             dtype=objective.dtype,
             rng=rng,
+            data_fingerprint=fingerprint,
         )
     store(model, start.w, objective)
     model.history_, model.n_iter_ = list(start.history), start.n_iter
@@ -232,6 +248,7 @@ def run(
                 data_shape,
                 model.classes_,
                 _checkpoint_contents,
+                data_fingerprint=fingerprint,
             )
         )
     final = fit_core(

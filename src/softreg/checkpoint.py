@@ -6,12 +6,14 @@ A NumPy ``.npz`` archive written with ``allow_pickle=False``, atomically (tempor
 same folder, then ``os.replace``: a checkpoint is either the previous complete one or the new
 complete one, never half-written), holding
 
-* ``__header__``: the UTF-8 bytes of a JSON object::
+* ``__header__``: the UTF-8 bytes of a JSON object (version 2 adds ``data_fingerprint`` and
+  ``digest``, see :mod:`softreg.archive`)::
 
       {"format": "softreg-checkpoint", "format_version": 1, "softreg_version": "0.1.0",
        "estimator": "SoftmaxRegression",      # the model class (a name, never an import path)
        "params": {...},                       # get_params() of the model being trained
        "data_shape": [n_samples, n_features], "n_classes": 10, "epoch": 7,
+       "data_fingerprint": "9f2c...",          # SHA-256 of X, y, sample_weight
        "rng": {"bit_generator": "PCG64", "state": {...}, ...},   # shuffling RNG state
        "params_tree": ..., "optimizer_tree": ..., "model_tree": ...,  # structure of the arrays
        "arrays": {"classes": {"dtype": "<i8", "shape": [10], "sha256": "..."}, ...}}
@@ -22,15 +24,14 @@ complete one, never half-written), holding
 
 `load_checkpoint` verifies every array against its SHA-256 and refuses, with a
 `CheckpointError` (a ``ValueError``) naming the file and the difference, a checkpoint written for
-another model class, other hyper-parameters, another data shape or other classes. The training
-loops that write and resume these files live in :mod:`softreg.resume`.
+another model class, other hyper-parameters, another data shape or other classes. The archive
+format (atomic write, hashes, verification) is :mod:`softreg.archive`'s, shared with model files;
+the hook that writes checkpoints during a fit, and resuming from one, are :mod:`softreg.resume`'s.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from softreg.io import _array_digest, _checked_array, _from_json, _to_json, _write_atomically
+from softreg.archive import (
+    checked_array,
+    decode_tree,
+    encode_tree,
+    from_json,
+    read_archive,
+    to_json,
+    write_archive,
+)
 from softreg.optim.transforms import AdamState
 
 __all__ = [
@@ -49,9 +58,8 @@ __all__ = [
     "save_checkpoint",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the header's digest covers it and every array (version 1 is read)
 _FORMAT_NAME = "softreg-checkpoint"
-_HEADER_KEY = "__header__"
 # Hyper-parameters that may change between the interrupted and the resumed run.
 _RESUMABLE_PARAMS = frozenset({"max_iter", "max_epochs", "verbose", "warm_start"})
 _NAMED_TUPLES: dict[str, Any] = {"AdamState": AdamState}
@@ -88,6 +96,9 @@ class Checkpoint:
         The model's fitted attributes (``_state_attributes``) at that epoch.
     extra : dict
         JSON-able training-loop state (e.g. the stop rule's counters).
+    data_fingerprint : str or None
+        :func:`softreg._fingerprint.data_fingerprint` of the training data (None in version-1
+        checkpoints and fits whose data could not be read here, e.g. on Dask).
     """
 
     estimator: str
@@ -100,6 +111,7 @@ class Checkpoint:
     rng_state: dict[str, Any] | None = None
     model_state: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    data_fingerprint: str | None = None
 
     def make_rng(self) -> np.random.Generator | None:
         """A new ``Generator`` in the saved state (None if no state was saved)."""
@@ -118,51 +130,6 @@ class Checkpoint:
             setattr(model, attr, value)
 
 
-# --- nested optimiser states and model attributes <-> (JSON tree, named arrays) -----------------
-
-
-def _encode(value: Any, key: str, arrays: dict[str, NDArray[Any]]) -> Any:
-    if isinstance(value, np.ndarray):
-        arrays[key] = _checked_array(value, key)
-        return {"array": key}
-    if isinstance(value, tuple) and type(value).__name__ in _NAMED_TUPLES:
-        items = [_encode(v, f"{key}.{i}", arrays) for i, v in enumerate(value)]
-        return {"namedtuple": type(value).__name__, "items": items}
-    if isinstance(value, (tuple, list)) and any(
-        isinstance(v, (np.ndarray, tuple, list)) for v in value
-    ):
-        kind = "tuple" if isinstance(value, tuple) else "list"
-        return {kind: [_encode(v, f"{key}.{i}", arrays) for i, v in enumerate(value)]}
-    if isinstance(value, tuple):
-        return {"tuple": [_encode(v, f"{key}.{i}", arrays) for i, v in enumerate(value)]}
-    if isinstance(value, np.random.Generator):
-        raise TypeError(f"{key}: a Generator is saved through rng, not as a value")
-    return {"json": _to_json(value, key)}
-
-
-def _decode(tree: Any, arrays: Mapping[str, NDArray[Any]], used: set[str]) -> Any:
-    if not isinstance(tree, dict) or len(tree) not in (1, 2):
-        raise ValueError(f"malformed state entry {tree!r}")
-    if "array" in tree:
-        key = tree["array"]
-        if key not in arrays:
-            raise ValueError(f"state names a missing array {key!r}")
-        used.add(key)
-        return arrays[key]
-    if "namedtuple" in tree:
-        cls = _NAMED_TUPLES.get(tree["namedtuple"])
-        if cls is None:
-            raise ValueError(f"unknown optimiser state type {tree['namedtuple']!r}")
-        return cls(*(_decode(v, arrays, used) for v in tree["items"]))
-    if "tuple" in tree:
-        return tuple(_decode(v, arrays, used) for v in tree["tuple"])
-    if "list" in tree:
-        return [_decode(v, arrays, used) for v in tree["list"]]
-    if "json" in tree:
-        return _from_json(tree["json"])
-    raise ValueError(f"malformed state entry {tree!r}")
-
-
 # --- writing and reading ---------------------------------------------------------------------
 
 
@@ -178,6 +145,7 @@ def save_checkpoint(
     rng: np.random.Generator | None = None,
     model_state: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
+    data_fingerprint: str | None = None,
 ) -> Path:
     """Write a training checkpoint atomically (see the module docstring for the format).
 
@@ -203,6 +171,9 @@ def save_checkpoint(
         Fitted attributes to restore with the checkpoint.
     extra : mapping, optional
         JSON-able training-loop state.
+    data_fingerprint : str, optional
+        Fingerprint of the training data (:func:`softreg._fingerprint.data_fingerprint`);
+        `load_checkpoint` given another one refuses the checkpoint.
 
     Returns
     -------
@@ -222,32 +193,26 @@ def save_checkpoint(
     >>> ck.epoch, ck.solver_params[0].shape, ck.make_rng().random() == rng.random()
     (3, (15,), True)
     """
-    arrays: dict[str, NDArray[Any]] = {"classes": _checked_array(np.asarray(classes), "classes")}
+    arrays: dict[str, NDArray[Any]] = {"classes": checked_array(np.asarray(classes), "classes")}
     header: dict[str, Any] = {
         "format": _FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "estimator": type(model).__name__,
-        "params": _to_json(model.get_params(deep=False), "model parameters"),
+        "params": to_json(model.get_params(deep=False), "model parameters"),
         "data_shape": [int(s) for s in data_shape],
         "n_classes": len(arrays["classes"]),
         "epoch": int(epoch),
+        "data_fingerprint": data_fingerprint,
         "rng": None if rng is None else _rng_state(rng),
-        "params_tree": _encode(tuple(solver_params), "params", arrays),
-        "optimizer_tree": _encode(optimizer_state, "optimizer", arrays),
-        "extra": _to_json(dict(extra or {}), "extra"),
+        "params_tree": encode_tree(tuple(solver_params), "params", arrays, _NAMED_TUPLES),
+        "optimizer_tree": encode_tree(optimizer_state, "optimizer", arrays, _NAMED_TUPLES),
+        "extra": to_json(dict(extra or {}), "extra"),
         "model_tree": {
-            k: _encode(v, f"model.{k}", arrays) for k, v in dict(model_state or {}).items()
+            k: encode_tree(v, f"model.{k}", arrays, _NAMED_TUPLES)
+            for k, v in dict(model_state or {}).items()
         },
     }
-    from softreg import __version__
-
-    header["softreg_version"] = __version__
-    header["arrays"] = {
-        k: {"dtype": a.dtype.str, "shape": list(a.shape), "sha256": _array_digest(a)}
-        for k, a in arrays.items()
-    }
-    raw = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    return _write_atomically(Path(path), {_HEADER_KEY: raw, **arrays})
+    return write_archive(path, header, arrays)
 
 
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
@@ -266,8 +231,10 @@ def load_checkpoint(
     *,
     data_shape: tuple[int, int] | None = None,
     classes: NDArray[Any] | None = None,
+    data_fingerprint: str | None = None,
 ) -> Checkpoint:
-    """Read and verify a checkpoint; with ``model``/``data_shape``/``classes``, check it fits.
+    """Read and verify a checkpoint; with ``model``/``data_shape``/``classes``/
+    ``data_fingerprint``, check it belongs to this fit.
 
     Raises
     ------
@@ -276,7 +243,9 @@ def load_checkpoint(
     CheckpointError
         (a ``ValueError``) if the file is not a complete, unmodified softreg checkpoint, or was
         written for another model class, other hyper-parameters (``max_iter``/``max_epochs``
-        and ``verbose`` may differ), another data shape or other classes.
+        and ``verbose`` may differ), another data shape, other classes, or other data of the
+        same shape and classes (``data_fingerprint`` differs from the one it recorded; a
+        checkpoint that recorded none, from version 1 or a Dask fit, is not checked for it).
     """
     where = os.fspath(path)
 
@@ -285,53 +254,47 @@ def load_checkpoint(
 
     if not os.path.isfile(where):
         raise FileNotFoundError(f"{where}: no such checkpoint file")
-    try:
-        with open(where, "rb") as handle, np.load(handle, allow_pickle=False) as archive:
-            contents = {key: archive[key] for key in archive.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, AttributeError) as exc:
-        raise fail(f"unreadable or truncated archive ({type(exc).__name__}: {exc})") from None
-    raw = contents.pop(_HEADER_KEY, None)
-    header: Any = None
-    if raw is not None and raw.dtype == np.uint8:
-        try:
-            header = json.loads(raw.tobytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            header = None
-    if not isinstance(header, dict) or header.get("format") != _FORMAT_NAME:
-        raise fail(f"not a {_FORMAT_NAME} file (no valid header)")
-    if header.get("format_version") != FORMAT_VERSION:
-        raise fail(f"format version {header.get('format_version')!r}, expected {FORMAT_VERSION}")
-    declared = header.get("arrays", {})
-    if set(declared) != set(contents):
-        raise fail(f"arrays {sorted(contents)} differ from the header's {sorted(declared)}")
-    for key, array in contents.items():
-        spec = declared[key]
-        if array.dtype.str != spec["dtype"] or list(array.shape) != spec["shape"]:
-            raise fail(f"array {key!r} does not match its header entry")
-        if _array_digest(array) != spec["sha256"]:
-            raise fail(f"array {key!r} does not match its SHA-256 (the file was modified)")
+    header, contents = read_archive(where, _FORMAT_NAME, FORMAT_VERSION, fail, digest_since=2)
+    if "classes" not in contents:
+        raise fail("no 'classes' array")
     used = {"classes"}
     try:
-        solver_params = tuple(_decode(header["params_tree"], contents, used))
-        optimizer_state = _decode(header["optimizer_tree"], contents, used)
-        model_state = {k: _decode(v, contents, used) for k, v in header["model_tree"].items()}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise fail(f"malformed state ({exc})") from None
-    if used != set(contents):
-        raise fail(f"unused arrays {sorted(set(contents) - used)}")
-    ck = Checkpoint(
-        estimator=str(header["estimator"]),
-        params=_from_json(header["params"]),
-        data_shape=(int(header["data_shape"][0]), int(header["data_shape"][1])),
-        classes=contents["classes"],
-        epoch=int(header["epoch"]),
-        solver_params=solver_params,
-        optimizer_state=optimizer_state,
-        rng_state=header.get("rng"),
-        model_state=model_state,
-        extra=_from_json(header.get("extra", {})),
-    )
+        solver_params = tuple(decode_tree(header["params_tree"], contents, used, _NAMED_TUPLES))
+        optimizer_state = decode_tree(header["optimizer_tree"], contents, used, _NAMED_TUPLES)
+        model_state = {
+            k: decode_tree(v, contents, used, _NAMED_TUPLES)
+            for k, v in header["model_tree"].items()
+        }
+        if used != set(contents):
+            raise fail(f"unused arrays {sorted(set(contents) - used)}")
+        ck = Checkpoint(
+            estimator=str(header["estimator"]),
+            params=from_json(header["params"]),
+            data_shape=(int(header["data_shape"][0]), int(header["data_shape"][1])),
+            classes=contents["classes"],
+            epoch=int(header["epoch"]),
+            solver_params=solver_params,
+            optimizer_state=optimizer_state,
+            rng_state=header.get("rng"),
+            model_state=model_state,
+            extra=from_json(header.get("extra", {})),
+            data_fingerprint=header.get("data_fingerprint"),
+        )
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise fail(f"malformed state ({type(exc).__name__}: {exc})") from None
     _check_compatible(ck, model, data_shape, classes, fail)
+    if (
+        data_fingerprint is not None
+        and ck.data_fingerprint is not None
+        and data_fingerprint != ck.data_fingerprint
+    ):
+        raise fail(
+            "it was written for other data: X, y or sample_weight differ from those it was "
+            "written for (same shape and classes, other values or row order); resume on the "
+            "same data"
+        )
     return ck
 
 
@@ -345,7 +308,7 @@ def _check_compatible(
     if model is not None:
         if ck.estimator != type(model).__name__:
             raise fail(f"it was written by {ck.estimator}, not {type(model).__name__}")
-        current = _from_json(_to_json(model.get_params(deep=False), "model parameters"))
+        current = from_json(to_json(model.get_params(deep=False), "model parameters"))
         changed = sorted(
             k
             for k in set(current) | set(ck.params)

@@ -28,31 +28,45 @@ estimator outside the allow-list, unknown or missing parameters, unexpected or m
 object or structured dtypes, arrays whose dtype, shape or SHA-256 differ from the header, and a
 state the estimator's own ``_validate_state`` rejects. Files are written atomically (a temporary
 file in the same folder, then `os.replace`), so an interrupted `save` leaves no half-written model.
+
+This module knows no estimator class: the archive format (atomic write, hashes, verification)
+is :mod:`softreg.archive`'s, shared with checkpoints, and each estimator declares its state
+(``_state_attributes``, ``_validate_state``) and registers itself by name
+(`register_estimator`) where it is defined.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import importlib
 import os
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from softreg._atomic import atomic_path
+from softreg.archive import checked_array, from_json, read_archive, to_json, write_archive
 
-__all__ = ["FORMAT_VERSION", "ModelFileError", "load", "read_header", "register_estimator", "save"]
+__all__ = [
+    "FORMAT_VERSION",
+    "ModelFileError",
+    "load",
+    "read_header",
+    "register_estimator",
+    "registered_estimators",
+    "save",
+]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the header's digest covers it and every array (version 1 is read)
 _FORMAT_NAME = "softreg-model"
-_HEADER_KEY = "__header__"
-_ALLOWED_KINDS = frozenset("biufcU")
 _REGISTRY: dict[str, Any] = {}
-#: Fitted attributes saved when the model has them, whatever its ``_state_attributes``.
+#: Fitted attributes saved when the model has them, whatever its ``_state_attributes``; an
+#: estimator adds its own in ``_optional_state_attributes`` (e.g. a calibrated ``temperature_``).
 _OPTIONAL_STATE = ("feature_names_in_",)
+
+
+def _optional_state(cls: Any) -> tuple[str, ...]:
+    return _OPTIONAL_STATE + tuple(getattr(cls, "_optional_state_attributes", ()))
 
 
 class ModelFileError(ValueError):
@@ -60,10 +74,12 @@ class ModelFileError(ValueError):
 
 
 def register_estimator(cls: type, name: str | None = None) -> type:
-    """Allow `load` to rebuild estimators of class ``cls`` (softreg's own are allowed already).
+    """Allow `load` to rebuild estimators of class ``cls``, found by ``name`` (its class name).
 
-    The class must provide ``_state_attributes``, ``_validate_state`` and ``get_params``.
-    A model file only names one of the registered classes; it never carries code or import paths.
+    softreg's estimators register themselves where they are defined. The class must provide
+    ``_state_attributes`` (the fitted attributes a file holds), ``_validate_state`` (raises
+    ValueError for an inconsistent restored state) and ``get_params``. A model file only names
+    one of the registered classes; it never carries code or import paths.
     """
     for hook in ("_state_attributes", "_validate_state", "get_params"):
         if not hasattr(cls, hook):
@@ -72,70 +88,25 @@ def register_estimator(cls: type, name: str | None = None) -> type:
     return cls
 
 
+def registered_estimators() -> dict[str, Any]:
+    """The estimator classes model files and checkpoints may name, by name (a copy)."""
+    return dict(_registry())
+
+
+#: Where softreg's own estimators are defined (and register themselves). ``import softreg`` is
+#: lazy (its names load on first use, so the CLI starts fast), so a file naming one of these
+#: imports its module here, by name: this module still imports no estimator.
+_BUILTIN_MODULES = {
+    "SoftmaxRegression": "softreg.softmax_regression",
+    "MLPClassifier": "softreg.mlp.classifier",
+}
+
+
 def _registry() -> dict[str, Any]:
-    # Each estimator registers itself where it is defined (softreg's own on ``import softreg``):
-    # this module sits beside the estimators and imports none of them.
+    for name, module in _BUILTIN_MODULES.items():
+        if name not in _REGISTRY:
+            importlib.import_module(module)
     return _REGISTRY
-
-
-# --- JSON encoding of parameters and small state (tuples and non-string-keyed dicts are tagged) ---
-
-
-def _to_json(value: Any, where: str) -> Any:
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.str_):
-        return str(value)
-    if isinstance(value, tuple):
-        return {"__tuple__": [_to_json(v, where) for v in value]}
-    if isinstance(value, list):
-        return [_to_json(v, where) for v in value]
-    if isinstance(value, Mapping):
-        if all(isinstance(k, str) for k in value) and "__tuple__" not in value:
-            return {k: _to_json(v, where) for k, v in value.items()}
-        return {"__items__": [[_to_json(k, where), _to_json(v, where)] for k, v in value.items()]}
-    raise TypeError(
-        f"{where} must be JSON-able (None, bool, int, float, str, list, tuple, dict) to be saved, "
-        f"got {type(value).__name__}"
-    )
-
-
-def _from_json(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_from_json(v) for v in value]
-    if isinstance(value, dict):
-        if set(value) == {"__tuple__"}:
-            return tuple(_from_json(v) for v in value["__tuple__"])
-        if set(value) == {"__items__"}:
-            return {_hashable(_from_json(k)): _from_json(v) for k, v in value["__items__"]}
-        return {k: _from_json(v) for k, v in value.items()}
-    return value
-
-
-def _hashable(key: Any) -> Any:
-    return tuple(key) if isinstance(key, list) else key
-
-
-def _array_digest(array: np.ndarray) -> str:
-    digest = hashlib.sha256()
-    digest.update(f"{array.dtype.str}|{array.shape}|".encode())
-    digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
-
-
-def _checked_array(value: np.ndarray, where: str) -> np.ndarray:
-    if value.dtype.kind not in _ALLOWED_KINDS:
-        raise TypeError(
-            f"{where} must have a numeric, bool or str ('U') dtype to be saved without pickle, "
-            f"got dtype {value.dtype}"
-        )
-    return np.ascontiguousarray(value)
 
 
 def _feature_names_array(value: Any) -> np.ndarray:
@@ -191,16 +162,18 @@ def save(
     missing = [a for a in cls._state_attributes if not hasattr(model, a)]
     if missing:
         raise ValueError(f"model is not fitted: it has no {', '.join(missing)}; call fit first")
-    params = _to_json(model.get_params(deep=False), "model parameters")
+    params = to_json(model.get_params(deep=False), "model parameters")
     arrays: dict[str, np.ndarray] = {}
     state: dict[str, Any] = {}
-    optional = [a for a in _OPTIONAL_STATE if hasattr(model, a) and a not in cls._state_attributes]
+    optional = [
+        a for a in _optional_state(cls) if hasattr(model, a) and a not in cls._state_attributes
+    ]
     for attr in (*cls._state_attributes, *optional):
         value = getattr(model, attr)
         if attr == "feature_names_in_":
             value = _feature_names_array(value)
         if isinstance(value, np.ndarray):
-            arrays[attr] = _checked_array(value, f"model.{attr}")
+            arrays[attr] = checked_array(value, f"model.{attr}")
             state[attr] = {"array": attr}
         elif (
             isinstance(value, (list, tuple))
@@ -209,36 +182,19 @@ def save(
         ):
             keys = [f"{attr}.{i}" for i in range(len(value))]
             for key, v in zip(keys, value, strict=True):
-                arrays[key] = _checked_array(v, f"model.{attr}[{key.rsplit('.', 1)[1]}]")
+                arrays[key] = checked_array(v, f"model.{attr}[{key.rsplit('.', 1)[1]}]")
             state[attr] = {"arrays": keys}
         else:
-            state[attr] = {"json": _to_json(value, f"model.{attr}")}
-    from softreg import __version__
-
+            state[attr] = {"json": to_json(value, f"model.{attr}")}
     header = {
         "format": _FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "softreg_version": __version__,
         "estimator": name,
         "params": params,
         "state": state,
-        "arrays": {
-            k: {"dtype": a.dtype.str, "shape": list(a.shape), "sha256": _array_digest(a)}
-            for k, a in arrays.items()
-        },
-        "metadata": _to_json(dict(metadata or {}), "metadata"),
+        "metadata": to_json(dict(metadata or {}), "metadata"),
     }
-    header_bytes = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    return _write_atomically(Path(path), {_HEADER_KEY: header_bytes, **arrays})
-
-
-def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> Path:
-    """Write ``arrays`` as an uncompressed ``.npz`` to ``path`` atomically, synced to disk."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, allow_pickle=False, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    return path
+    return write_archive(path, header, arrays)
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -253,68 +209,10 @@ def _read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.nd
 
     if not os.path.isfile(where):
         raise FileNotFoundError(f"{where}: no such model file")
-    try:
-        # Open the file ourselves: np.load leaks its handle when the zip directory is unreadable.
-        with open(where, "rb") as handle:
-            archive = np.load(handle, allow_pickle=False)
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise fail("it is a single .npy array, not an .npz archive")
-            with archive:
-                contents = {key: archive[key] for key in archive.files}
-    except ModelFileError:
-        raise
-    except zipfile.BadZipFile as exc:
-        raise fail(f"truncated or corrupted archive ({exc})") from None
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise fail("it holds an object array (refused: model files never use pickle)") from None
-        raise fail(f"unreadable array ({exc})") from None
-    except (OSError, EOFError, KeyError) as exc:
-        raise fail(f"truncated or unreadable ({type(exc).__name__}: {exc})") from None
-
-    raw = contents.pop(_HEADER_KEY, None)
-    if raw is None:
-        raise fail(f"no {_HEADER_KEY!r} entry")
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise fail(f"{_HEADER_KEY!r} must be a 1-D uint8 array, got {raw.dtype} {raw.shape}")
-    try:
-        header = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise fail(f"header is not UTF-8 JSON ({exc})") from None
-    if not isinstance(header, dict) or header.get("format") != _FORMAT_NAME:
-        raise fail(f"header does not declare format {_FORMAT_NAME!r}")
-    version = header.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise fail(f"invalid format_version {version!r}")
-    if version > FORMAT_VERSION:
-        raise fail(
-            f"format version {version} (written by softreg {header.get('softreg_version')}) "
-            f"is newer than this softreg reads ({FORMAT_VERSION}); upgrade softreg"
-        )
-    for key, kind in (("params", dict), ("state", dict), ("arrays", dict), ("metadata", dict)):
+    header, contents = read_archive(where, _FORMAT_NAME, FORMAT_VERSION, fail, digest_since=2)
+    for key, kind in (("params", dict), ("state", dict), ("metadata", dict)):
         if not isinstance(header.get(key), kind):
             raise fail(f"header field {key!r} must be a JSON object")
-
-    declared = header["arrays"]
-    extra = sorted(set(contents) - set(declared))
-    if extra:
-        raise fail(f"unexpected array(s) {', '.join(map(repr, extra))}")
-    absent = sorted(set(declared) - set(contents))
-    if absent:
-        raise fail(f"missing array(s) {', '.join(map(repr, absent))}")
-    for key, array in contents.items():
-        spec = declared[key]
-        if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "sha256"}:
-            raise fail(f"malformed header entry for array {key!r}")
-        if array.dtype.kind not in _ALLOWED_KINDS:
-            raise fail(f"array {key!r} has refused dtype {array.dtype}")
-        if array.dtype.str != spec["dtype"] or list(array.shape) != spec["shape"]:
-            raise fail(
-                f"array {key!r} is {array.dtype.str} {list(array.shape)}, "
-                f"the header says {spec['dtype']} {spec['shape']}"
-            )
-        if _array_digest(array) != spec["sha256"]:
-            raise fail(f"array {key!r} does not match its SHA-256 (the file was modified)")
     return header, contents
 
 
@@ -347,7 +245,7 @@ def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     ('SoftmaxRegression', [2, 1], {'note': 'toy'})
     """
     header, _ = _read(path)
-    header["metadata"] = _from_json(header["metadata"])
+    header["metadata"] = from_json(header["metadata"])
     return header
 
 
@@ -384,7 +282,7 @@ def load(path: str | os.PathLike[str]) -> Any:
     cls = registry.get(name) if isinstance(name, str) else None
     if cls is None:
         raise fail(f"unknown estimator {name!r}; expected one of {', '.join(sorted(registry))}")
-    params = _from_json(header["params"])
+    params = from_json(header["params"])
     expected = set(cls().get_params(deep=False))
     unknown = sorted(set(params) - expected)
     if unknown:
@@ -394,11 +292,12 @@ def load(path: str | os.PathLike[str]) -> Any:
         raise fail(f"missing parameter(s) for {name}: {', '.join(missing)}")
     state = header["state"]
     attributes = tuple(cls._state_attributes)
-    if set(state) - set(_OPTIONAL_STATE) != set(attributes) - set(_OPTIONAL_STATE):
+    optional = set(_optional_state(cls))
+    if set(state) - optional != set(attributes) - optional:
         raise fail(
             f"state attributes {sorted(state)} differ from those of {name} {sorted(attributes)}"
         )
-    attributes += tuple(a for a in _OPTIONAL_STATE if a in state and a not in attributes)
+    attributes += tuple(a for a in _optional_state(cls) if a in state and a not in attributes)
     used: set[str] = set()
     try:
         model = cls(**params)
@@ -421,7 +320,7 @@ def load(path: str | os.PathLike[str]) -> Any:
             setattr(model, attr, [arrays[k] for k in value])
             used.update(value)
         elif kind == "json":
-            setattr(model, attr, _from_json(value))
+            setattr(model, attr, from_json(value))
         else:
             raise fail(f"malformed state entry for {attr!r}")
     if used != set(arrays):

@@ -16,6 +16,7 @@ This module knows no estimator: the estimators build their checkpointer and pass
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from softreg.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from softreg.io import registered_estimators
 from softreg.optim._fit_core import FitState
 
 __all__ = [
@@ -72,6 +74,8 @@ class Checkpointer:
         ``contents(state)`` -> the keyword arguments ``solver_params``, ``optimizer_state``,
         ``rng``, ``model_state`` and ``extra`` of :func:`softreg.checkpoint.save_checkpoint`
         for the loop's state (whose ``n_iter`` is the epoch saved).
+    data_fingerprint : str, optional
+        Fingerprint of the training data, recorded so that resuming on other data is refused.
 
     Examples
     --------
@@ -100,8 +104,10 @@ class Checkpointer:
         data_shape: tuple[int, int],
         classes: NDArray[Any],
         contents: Callable[[Any], Mapping[str, Any]],
+        data_fingerprint: str | None = None,
     ) -> None:
         self.path = Path(path)
+        self.data_fingerprint = data_fingerprint
         self.every = check_checkpoint_every(every)
         self.model, self.data_shape, self.classes = model, data_shape, classes
         self.contents = contents
@@ -115,6 +121,7 @@ class Checkpointer:
             epoch=int(state.n_iter),
             data_shape=self.data_shape,
             classes=self.classes,
+            data_fingerprint=self.data_fingerprint,
             **self.contents(state),
         )
         self.last_written = int(state.n_iter)
@@ -139,14 +146,18 @@ def start_from_checkpoint(
     n_params: int,
     dtype: Any,
     rng: np.random.Generator,
+    data_fingerprint: str | None = None,
 ) -> FitState:
     """The `FitState` saved in a checkpoint of a flat-parameter fit, checked against this fit.
 
     ``rng`` is used when the checkpoint saved no generator state. Raises
     :class:`softreg.checkpoint.CheckpointError` if the checkpoint belongs to another model,
-    hyper-parameters, data shape or classes, or its parameters are not of shape (n_params,).
+    hyper-parameters, data shape, classes or data (``data_fingerprint``), or its parameters
+    are not of shape (n_params,).
     """
-    ck = load_checkpoint(path, model, data_shape=data_shape, classes=classes)
+    ck = load_checkpoint(
+        path, model, data_shape=data_shape, classes=classes, data_fingerprint=data_fingerprint
+    )
     if len(ck.solver_params) != 1 or ck.solver_params[0].shape != (n_params,):
         raise CheckpointError(
             f"{os.fspath(path)}: cannot resume from this checkpoint: its parameters "
@@ -216,21 +227,29 @@ def fit_resumable(
     """
     check_checkpoint_every(checkpoint_every)
     name = type(model).__name__
-    if name not in ("SoftmaxRegression", "MLPClassifier") or not hasattr(model, "fit"):
-        raise TypeError(f"model must be a SoftmaxRegression or MLPClassifier, got {name}")
+    resumable = tuple(
+        cls
+        for cls in registered_estimators().values()
+        if "checkpoint" in inspect.signature(cls.fit).parameters
+    )
+    if not isinstance(model, resumable):
+        raise TypeError(
+            "model must be a SoftmaxRegression or MLPClassifier (a registered estimator whose "
+            f"fit takes checkpoint=), got {name}"
+        )
+    if getattr(model, "early_stopping", False):
+        raise ValueError(
+            "fit_resumable does not support early_stopping=True (the held-out split is not "
+            "checkpointed); use early_stopping=False"
+        )
     options = {
         "checkpoint": checkpoint,
         "checkpoint_every": checkpoint_every,
         "resume_from": resume_from,
         "callback": callback,
     }
-    if name == "MLPClassifier" and model.early_stopping:
-        raise ValueError(
-            "fit_resumable does not support early_stopping=True (the held-out split is not "
-            "checkpointed); use early_stopping=False"
-        )
     if sample_weight is None:
         return model.fit(X, y, **options)
-    if name == "MLPClassifier":
-        raise TypeError("sample_weight is not supported by MLPClassifier")
+    if "sample_weight" not in inspect.signature(model.fit).parameters:
+        raise TypeError(f"sample_weight is not supported by {name}")
     return model.fit(X, y, sample_weight, **options)

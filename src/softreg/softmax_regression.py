@@ -21,7 +21,13 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classi
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from softreg import _softmax_fit as setup
-from softreg._validation import as_label_array, encode_labels, reject_multilabel
+from softreg._validation import (
+    as_label_array,
+    check_magnitude,
+    check_numeric_X,
+    encode_labels,
+    reject_multilabel,
+)
 from softreg.functional import log_softmax, softmax
 from softreg.io import register_estimator
 from softreg.optim._fit_core import FitState, fit_core
@@ -139,6 +145,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         "n_iter_",
         "history_",
     )
+    #: Fitted attributes that exist only sometimes; saved by softreg.io when present.
+    #: ``temperature_`` is set by ``TemperatureScaling.calibrated_estimator``.
+    _optional_state_attributes: ClassVar[tuple[str, ...]] = ("temperature_",)
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
@@ -259,7 +268,9 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def _validate_fit_data(self, X: Any, y: Any, reset: bool) -> tuple[Any, NDArray[Any]]:
         reject_multilabel(y, type(self).__name__, "MLPClassifier or OneVsRestClassifier")
+        check_numeric_X(X)
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=self._dtypes(X), reset=reset)
+        check_magnitude(X, setup.scale_of(self))
         check_classification_targets(y)
         if X.shape[0] == 0:
             raise ValueError("X has 0 samples; at least one is required.")
@@ -323,8 +334,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         else:
             w = setup.flat_params(self.coef_, self.intercept_, objective)
             state = getattr(self, "_optimizer_state", None)
-            start = FitState(w, self.n_iter_, self.history_, state, self._rng)
-        # One epoch through the fit core, with no stop rule (tol=0).
+            start = FitState(w, self.n_iter_, [], state, self._rng)
+        # One epoch through the fit core, with no stop rule (tol=0: the history is not needed).
         final = fit_core(
             objective,
             start,
@@ -337,14 +348,19 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         )
         setup.store(self, final.w, objective)
         self._optimizer_state = final.optimizer_state
-        self.n_iter_, self.history_ = final.n_iter, final.history
+        if first:
+            self.history_ = []
+        self.history_.extend(final.history)  # in place: one row per call
+        self.n_iter_ = final.n_iter
         return self
 
     # -- prediction --------------------------------------------------------------------------
 
     def _logits(self, X: Any) -> NDArray[Any]:
         check_is_fitted(self)
+        check_numeric_X(X)
         X = validate_data(self, X, accept_sparse="csr", dtype=self._dtypes(X), reset=False)
+        check_magnitude(X, setup.scale_of(self))
         coef = self.coef_
         if self.input_scale is not None:  # (s X) W^T = X (s W)^T: no scaled copy of X
             coef = coef * coef.dtype.type(self.input_scale)
@@ -360,21 +376,27 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         logits = self._logits(X)
         return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
+    def _tempered(self, logits: NDArray[Any]) -> NDArray[Any]:
+        """``logits / temperature_`` when the model carries a calibrated temperature."""
+        temperature = getattr(self, "temperature_", None)
+        return logits if temperature is None else logits / logits.dtype.type(temperature)
+
     def predict_proba(self, X: Any) -> NDArray[Any]:
-        """Class probabilities ``softmax(logits)``, shape (n_samples, n_classes)."""
+        """Class probabilities ``softmax(logits / temperature_)`` (``T = 1`` unless calibrated
+        by :class:`softreg.TemperatureScaling`), shape (n_samples, n_classes)."""
         if hasattr(X, "__dask_graph__"):  # a dask array in, a lazy dask array out
             from softreg import dask as softreg_dask
 
             return softreg_dask.predict_proba(self, X)
-        return np.asarray(softmax(self._logits(X), axis=1))
+        return np.asarray(softmax(self._tempered(self._logits(X)), axis=1))
 
     def predict_log_proba(self, X: Any) -> NDArray[Any]:
-        """``log_softmax(logits)`` (stable form), shape (n_samples, n_classes)."""
+        """``log_softmax(logits / temperature_)`` (stable form), shape (n_samples, n_classes)."""
         if hasattr(X, "__dask_graph__"):  # a dask array in, a lazy dask array out
             from softreg import dask as softreg_dask
 
             return softreg_dask.predict_log_proba(self, X)
-        return np.asarray(log_softmax(self._logits(X), axis=1))
+        return np.asarray(log_softmax(self._tempered(self._logits(X)), axis=1))
 
     def predict(self, X: Any) -> NDArray[Any]:
         """Most probable class label per sample, shape (n_samples,)."""
@@ -390,6 +412,16 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
     def _validate_state(self) -> None:
         """Raise ValueError if restored fitted attributes are inconsistent."""
         setup.check_state(self)
+        _check_temperature(self)
+
+
+def _check_temperature(model: Any) -> None:
+    """Raise ValueError unless an optional ``temperature_`` is a finite float > 0."""
+    temperature = getattr(model, "temperature_", None)
+    if temperature is not None and not (
+        isinstance(temperature, (float, int)) and np.isfinite(temperature) and temperature > 0
+    ):
+        raise ValueError(f"temperature_ must be a finite float > 0, got {temperature!r}")
 
 
 register_estimator(SoftmaxRegression)

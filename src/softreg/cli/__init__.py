@@ -28,11 +28,16 @@ EPILOG = """examples:
   softreg train --dataset fashion-mnist --out runs/fmnist
   softreg evaluate --model runs/fmnist/model.npz --dataset fashion-mnist --json
   softreg predict --model runs/fmnist/model.npz shoe.png batch.npy t10k-images-idx3-ubyte.gz
+  softreg predict --model runs/fmnist/model.npz --fit photo.jpg
+  softreg data list
   softreg inspect --model runs/fmnist/model.npz
+  softreg export --model runs/fmnist/model.npz --format onnx --out runs/fmnist/model.onnx
+  softreg report runs/fmnist                    # rebuild runs/fmnist/report.html
 
 data: Fashion-MNIST is found in $SOFTREG_DATA, the download cache or Debian's
-dataset-fashion-mnist package (apt-get install dataset-fashion-mnist), else downloaded;
---data-dir DIR reads any folder in MNIST file layout."""
+dataset-fashion-mnist package (apt-get install dataset-fashion-mnist), else downloaded,
+checked by SHA-256 (softreg data fetch NAME does it ahead; softreg data list shows where);
+--data-dir DIR reads your own folder in MNIST file layout (structure checked, no checksum)."""
 MODEL_HELP = "model file written by softreg train (RUN_DIR/model.npz)"
 
 
@@ -77,6 +82,12 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def _calibrate_fraction(text: str) -> float:
+    from softreg.cli._calibrate import fraction
+
+    return fraction(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,6 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--overwrite", action="store_true", help="replace an existing RUN_DIR")
     train.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     train.add_argument(
+        "--calibrate",
+        nargs="?",
+        const=0.1,
+        type=_calibrate_fraction,
+        metavar="FRACTION",
+        help="hold out FRACTION (default 0.1) of the training images, fit a temperature on it, "
+        "write calibration.png and ECE/NLL/Brier before and after into metrics.json",
+    )
+    train.add_argument(
         "--checkpoint",
         metavar="FILE",
         help="write a resumable checkpoint (atomic .npz) while training",
@@ -179,16 +199,30 @@ def build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser(
         "predict",
         parents=[common],
-        help="classify PNG/JPEG images, .npy arrays or IDX files",
-        description="Classify images. PNG/JPEG: 8-bit, exactly the model's size (no resizing), "
-        "colour converted to grayscale; light objects on a dark background, as in MNIST. "
-        ".npy: raw pixels (0..pixel_max) as (H, W), (n, H, W), (H*W,) or (n, H*W). "
-        "Anything else is read as an IDX file (gzip or raw).",
+        help="classify photos (PNG/JPEG), .npy arrays or IDX files",
+        description="Classify images. PNG/JPEG: converted to grayscale; without --fit exactly "
+        "the model's size, light objects on a dark background as in the training data; with "
+        "--fit any photo, prepared as Fashion-MNIST's images were made. .npy: raw pixels "
+        "(0..pixel_max) as (H, W), (n, H, W), (H*W,) or (n, H*W). Anything else is read as an "
+        "IDX file (gzip or raw). Each unreadable input gets its own error line and the others "
+        "are still predicted; the exit status is 1 if any input failed.",
     )
-    predict.add_argument("--model", required=True, metavar="FILE", help=MODEL_HELP)
+    predict.add_argument(
+        "--model",
+        required=True,
+        metavar="FILE",
+        help=MODEL_HELP + ", or an export of softreg export (.onnx, run in onnxruntime)",
+    )
     predict.add_argument("inputs", nargs="+", metavar="INPUT", help="image, .npy or IDX file")
     predict.add_argument(
         "--top", type=positive_int, default=3, help="classes shown per image (default 3)"
+    )
+    predict.add_argument(
+        "--fit",
+        action="store_true",
+        help="prepare photos of any size as Fashion-MNIST's were made: grayscale, trim the "
+        "background, invert a dark object on a light background, fit the longer side, centre "
+        "(--json records each step)",
     )
     predict.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -201,20 +235,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("--model", required=True, metavar="FILE", help=MODEL_HELP)
     inspect.add_argument("--json", action="store_true", help="print the file's JSON header")
+
+    from softreg.cli._data_command import add_data_parser
+
+    add_data_parser(sub, common)
+    from softreg.cli._export import add_export_parser
+    from softreg.cli._html_report import add_report_parser
+
+    add_export_parser(sub, common)
+    add_report_parser(sub, common)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``softreg`` command line with ``argv`` (default: ``sys.argv[1:]``)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # while the parser was built, before a command started
+        print("softreg: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)
     except SystemExit as exc:  # --help, --version (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
-    # Imported here so that `softreg --help` stays fast and light.
-    from softreg.cli._commands import run_evaluate, run_inspect, run_predict
-    from softreg.cli._train import UsageError, run_train
+    try:
+        # Imported here so that `softreg --help` stays fast and light, and so that Ctrl-C
+        # during these seconds of start-up (NumPy, SciPy, scikit-learn) exits with 130 too.
+        from softreg.cli._commands import run_evaluate, run_inspect, run_predict
+        from softreg.cli._train import UsageError, run_train
+    except KeyboardInterrupt:
+        print(f"softreg {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return 130
 
     try:
         if args.command == "train":
@@ -223,6 +279,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_evaluate(args)
         if args.command == "predict":
             return run_predict(args)
+        if args.command == "data":
+            from softreg.cli._data_command import run_data
+
+            return run_data(args)
+        if args.command == "export":
+            from softreg.cli._export import run_export
+
+            return run_export(args)
+        if args.command == "report":
+            from softreg.cli._html_report import run_report
+
+            return run_report(args)
         return run_inspect(args)
     except BrokenPipeError:
         # The reader went away (`softreg predict ... | head`): stop quietly, as Unix tools do.

@@ -17,6 +17,11 @@ __all__ = ["run_evaluate", "run_inspect", "run_predict"]
 
 
 def _open_model(path: str) -> tuple[Any, dict[str, Any]]:
+    if str(path).lower().endswith(".onnx"):
+        raise ValueError(
+            f"--model {path}: an ONNX export; this command reads softreg model files (.npz), "
+            "`softreg predict --model FILE.onnx` runs ONNX files"
+        )
     header = io.read_header(path)
     return io.load(path), header
 
@@ -82,16 +87,37 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    """Top classes with probabilities for every image in every input file."""
-    model, header = _open_model(args.model)
+    """Top classes with probabilities for every image in every input file.
+
+    Each input that cannot be read gets its own one-line error on stderr while the others are
+    still predicted; the exit status is 1 when any input failed.
+    """
+    model: Any
+    if str(args.model).lower().endswith(".onnx"):  # an export of `softreg export`: raw pixels in
+        from softreg.cli._export import open_onnx
+
+        model, header = open_onnx(args.model)
+    else:
+        model, header = _open_model(args.model)
     prep = _preprocessing(header, None, "predict")
     names = _names(model, header)
     k = max(1, min(args.top, len(names)))
-    results = []
+    fit = getattr(args, "fit", False)
+    results: list[dict[str, Any]] = []
+    errors: list[dict[str, str]] = []
     batch_inputs = set()
     for path in args.inputs:
-        images = read_inputs(path, prep)
-        proba = model.predict_proba(to_features(images, prep))
+        try:
+            images, record = read_inputs(path, prep, fit=fit)
+        except (ValueError, OSError) as exc:
+            message = " ".join(str(exc).split())
+            errors.append({"input": path, "error": message})
+            print(f"softreg predict: error: {message}", file=sys.stderr, flush=True)
+            continue
+        if hasattr(model, "predict_proba_raw"):
+            proba = model.predict_proba_raw(images.reshape(len(images), -1))
+        else:
+            proba = model.predict_proba(to_features(images, prep))
         if len(proba) > 1:
             batch_inputs.add(path)
         for index, row in enumerate(proba):
@@ -100,17 +126,17 @@ def run_predict(args: argparse.Namespace) -> int:
                 {"label": model.classes_[j].item(), "name": names[j], "probability": float(row[j])}
                 for j in order
             ]
-            results.append({"input": path, "index": index, "top": top})
+            result: dict[str, Any] = {"input": path, "index": index, "top": top}
+            if record is not None:
+                result["fit"] = record
+            results.append(result)
+            if not args.json:
+                where = path + (f"[{index}]" if len(proba) > 1 else "")
+                shown = ", ".join(f"{t['name']} {t['probability']:.3f}" for t in top)
+                print(f"{where}: {shown}", flush=True)
     if args.json:
-        print(json.dumps({"model": args.model, "predictions": results}))
-    else:
-        for result in results:
-            where = result["input"]
-            if where in batch_inputs:  # a file with several images: say which one
-                where += f"[{result['index']}]"
-            shown = ", ".join(f"{t['name']} {t['probability']:.3f}" for t in result["top"])
-            print(f"{where}: {shown}")
-    return 0
+        print(json.dumps({"model": args.model, "predictions": results, "errors": errors}))
+    return 1 if errors else 0
 
 
 def run_inspect(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from softreg import datasets
+from softreg.datasets import images as images_module
 
 __all__ = [
     "DIGITS_TEST_FRACTION",
@@ -28,7 +29,6 @@ __all__ = [
 #: digits ships one set of 1,797 images: the CLI holds out this stratified fraction as "test"
 #: (always the same images: the split's seed is fixed, independent of ``--seed``).
 DIGITS_TEST_FRACTION = 0.25
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
 
 class InputError(ValueError):
@@ -57,10 +57,10 @@ def load_split(
             (train_images, train_labels) if split == "train" else (test_images, test_labels)
         )
     else:
-        # A folder given by the user may hold any data in the MNIST layout: no checksums.
-        extra: dict[str, Any] = {"verify": False} if data_dir is not None else {}
+        # The library's data-folder policy: a folder the user names may hold any data in MNIST
+        # layout (structure checked, no checksum); files softreg finds are checksummed.
         try:
-            images, labels = datasets.load(name, split, data_dir, progress=progress, **extra)
+            images, labels = datasets.load(name, split, data_dir, progress=progress)
         except (OSError, datasets.DownloadError) as exc:
             raise _with_hint(exc, name) from exc
     if max_samples is not None:
@@ -111,24 +111,34 @@ def fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def read_inputs(path: str, preprocessing: dict[str, Any]) -> np.ndarray:
+def read_inputs(
+    path: str, preprocessing: dict[str, Any], *, fit: bool = False
+) -> tuple[np.ndarray, dict[str, Any] | None]:
     """Raw images (n, H, W) as float64 in the training data's pixel units, from one input file.
 
-    PNG/JPEG files (8-bit: grayscale, RGB, RGBA or palette; colour is converted to grayscale
-    with Pillow's ``convert("L")``, alpha dropped) are rescaled from 0..255 to
-    0..pixel_max; they must already have the model's size (no silent resizing). ``.npy`` files
-    hold raw pixels (0..pixel_max) as one image (H, W), a batch (n, H, W) or flattened rows
-    (H*W,) / (n, H*W). Any other file is read as IDX (gzip or raw).
+    Pictures (still PNG/JPEG, recognised by suffix or content: grayscale, RGB, RGBA or palette,
+    8 or 16 bits) are converted to grayscale and rescaled from 0..255 to 0..pixel_max. Without
+    ``fit`` they must already have the model's size (no silent resizing); with ``fit`` they are
+    trimmed, inverted where the background is light, resized and centred as Fashion-MNIST's
+    images were made (:func:`softreg.datasets.images.fit_image`), and the record of what was
+    done is returned. ``.npy`` files hold raw pixels (0..pixel_max) as one image (H, W), a
+    batch (n, H, W) or flattened rows (H*W,) / (n, H*W). Any other file is read as IDX.
     """
     shape = tuple(int(s) for s in preprocessing["image_shape"])
     pixel_max = float(preprocessing["pixel_max"])
     where = Path(path)
     if not where.is_file():
         raise FileNotFoundError(f"{path}: no such input file")
-    suffix = where.suffix.lower()
-    if suffix in _IMAGE_SUFFIXES:
-        images = _read_picture(where, shape)[None] * (pixel_max / 255.0)
-    elif suffix == ".npy":
+    record = None
+    if images_module.is_image_file(where):
+        if fit:
+            picture, record = images_module.fit_image(where, (shape[0], shape[1]))
+        else:
+            picture = images_module.read_image(where, (shape[0], shape[1]))
+        images = picture[None].astype(np.float64) * (pixel_max / 255.0)
+    elif where.stat().st_size == 0:
+        raise InputError(f"{path}: empty file (0 bytes)")
+    elif where.suffix.lower() == ".npy":
         try:
             array = np.load(where, allow_pickle=False)
         except ValueError as exc:
@@ -142,38 +152,23 @@ def read_inputs(path: str, preprocessing: dict[str, Any]) -> np.ndarray:
                 f"{path}: not a PNG/JPEG image, a .npy array or an IDX file ({exc})"
             ) from None
         images = _as_images(array, shape, path)
-    if not np.all(np.isfinite(images)) or images.min() < 0 or images.max() > pixel_max:
+    if images.size == 0:
+        raise InputError(f"{path}: holds no images (array of shape {images.shape})")
+    finite = np.isfinite(images)
+    if not np.all(finite):
+        raise InputError(
+            f"{path}: {int(images.size - finite.sum())} of {images.size} pixel values are "
+            "NaN or infinite; pixels must be numbers in "
+            f"[0, {pixel_max:g}] (raw pixels as in the training data)"
+        )
+    if images.min() < 0 or images.max() > pixel_max:
         raise InputError(
             f"{path}: pixel values must lie in [0, {pixel_max:g}] (raw pixels as in the "
-            f"training data), got [{np.nanmin(images):g}, {np.nanmax(images):g}]"
+            f"training data), got [{images.min():g}, {images.max():g}]"
         )
-    return images
-
-
-def _read_picture(path: Path, shape: tuple[int, ...]) -> np.ndarray:
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError as exc:  # pragma: no cover - Pillow comes with the plot extra
-        raise ImportError("reading PNG/JPEG needs Pillow: pip install 'softreg[plot]'") from exc
-    try:
-        with Image.open(path) as picture:
-            picture.load()
-            mode, size = picture.mode, picture.size
-            gray = picture.convert("L") if mode != "L" else picture.copy()
-    except (UnidentifiedImageError, OSError) as exc:
-        raise InputError(f"{path}: not a readable PNG/JPEG image ({exc})") from None
-    if mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        raise InputError(
-            f"{path}: {mode} images (16-bit or float pixels) are not supported; "
-            "save it as 8-bit grayscale or RGB"
-        )
-    height, width = shape
-    if size != (width, height):
-        raise InputError(
-            f"{path}: image is {size[0]}x{size[1]} pixels ({mode}), the model expects "
-            f"{width}x{height} grayscale; resize it first (no silent resizing)"
-        )
-    return np.asarray(gray, dtype=np.float64)
+    if fit and record is None:
+        record = {"steps": ["none: not a picture, read as raw pixels"]}
+    return images, record
 
 
 def _as_images(

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,9 @@ import softreg
 from softreg import datasets, io
 from softreg._atomic import atomic_path
 from softreg._progress import progress
+from softreg.cli._calibrate import calibrate, split_validation, write_calibration_plot
 from softreg.cli._data import fingerprint, load_split, preprocessing_for, to_features
+from softreg.cli._html_report import write_run_report
 from softreg.cli._report import class_names_of, score
 
 __all__ = ["UsageError", "build_model", "run_train"]
@@ -148,6 +151,9 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         args.dataset, "train", args.data_dir, progress=not quiet, max_samples=args.max_samples
     )
     test_images, y_test = load_split(args.dataset, "test", args.data_dir, progress=not quiet)
+    validation = None
+    if getattr(args, "calibrate", None) is not None:
+        train_images, y_train, *validation = split_validation(train_images, y_train, args.calibrate)
     prep = preprocessing_for(args.dataset)
     # SoftmaxRegression fits raw pixels with the scaling folded into its arithmetic
     # (input_scale), so no float copy of the training images exists during the fit.
@@ -204,6 +210,11 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         # The saved model takes features scaled as `prep` records, like every other model.
         model.set_params(input_scale=None)
         X_train, X_test = to_features(train_images, prep), to_features(test_images, prep)
+    calibration, probas = None, None
+    if validation is not None:
+        model, calibration, probas = calibrate(
+            model, to_features(validation[0], prep), validation[1], X_test, y_test
+        )
     notes = [f"{w.category.__name__}: {w.message}" for w in caught]
     for note in notes:
         print(f"softreg train: warning: {note}", file=sys.stderr)
@@ -225,6 +236,7 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         **({"cv": cv_record(cv_model)} if cv_model is not None else {}),
         "command": shlex.join(["softreg", *argv]),
         "versions": _versions(),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     metadata = {
         "dataset": {"name": args.dataset, "class_names": names},
@@ -243,6 +255,9 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         },
         "command": metrics["command"],
     }
+    if calibration is not None:
+        metrics["calibration"] = calibration
+        metadata["metrics"]["temperature"] = calibration["temperature"]
 
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
@@ -260,7 +275,11 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
             )
             + _write_cv_plot(stage, cv_model, args)
         )
+        if probas is not None and plots:
+            title = f"{type(model).__name__} on {args.dataset} (test set)"
+            plots.append(write_calibration_plot(stage, y_test, probas, model.classes_, title))
         io.save(model, stage / "model.npz", metadata=metadata)
+        report = write_run_report(stage, out.name)
         _publish(stage, out)
     finally:
         if stage.exists():
@@ -279,7 +298,18 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
             f"C = {cv_model.C_:.4g} chosen by {len(cv_model.scores_)}-fold cross-validation "
             f"over {len(cv_model.Cs_)} values (path in metrics.json, cv_curve.png)"
         )
+    if calibration is not None:
+        test = calibration["test"]
+        print(
+            f"temperature {calibration['temperature']:.4f} (fitted on "
+            f"{calibration['validation_samples']} "
+            f"held-out training images): test ECE {test['before']['ece']:.4f} -> "
+            f"{test['after']['ece']:.4f}, NLL {test['before']['nll']:.4f} -> "
+            f"{test['after']['nll']:.4f}"
+        )
     print(f"run directory: {out}  (model.npz, metrics.json, history.csv)")
+    if report:
+        print(f"report: {(out / report).resolve().as_uri()}")
     if plots:
         print("plots:")
         for name in plots:

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from softreg.dask import _shards
 from softreg.objective import L1Part
+from softreg.optim._guards import DivergenceError
 from softreg.optim._result import record
 from softreg.optim.transforms import AdamState
 
@@ -227,9 +228,12 @@ class ShardedObjective(L1Part):
         w = _average([p[0] for p in parts], self.fractions)
         state = _average([p[1] for p in parts], self.fractions)
         cost = float(np.dot(self.fractions, [p[2] for p in parts]))
-        if not np.isfinite(cost):
-            raise FloatingPointError(
-                f"the epoch cost became {cost}: lower learning_rate or scale the features"
+        if not np.isfinite(cost):  # (a cost far above the start: the fit core's check)
+            rate = "a schedule" if callable(learning_rate) else learning_rate
+            raise DivergenceError(
+                f"{method} blew up: the epoch cost became {cost}. The learning rate is too "
+                f"large for this data: learning_rate={rate!r}; lower learning_rate or scale "
+                "the features"
             )
         return w, state, record(1, cost, float(np.dot(self.fractions, [p[3] for p in parts])))
 

@@ -43,6 +43,8 @@ def cluster_session(client: Any, progress: Callable[[], str]) -> Iterator[Any]:
     client, owned = resolve_client(client)
     try:
         yield client
+    except FileNotFoundError:  # a missing resume_from file is not a cluster failure
+        raise
     except (OSError, concurrent.futures.CancelledError, _killed_worker()) as exc:
         raise RuntimeError(
             f"the Dask cluster failed during the fit after {progress()} "

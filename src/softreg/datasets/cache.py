@@ -2,9 +2,16 @@
 
 Layout: ``<cache root>/<dataset>/<split>-<part>.npy`` beside ``<split>.json``, which
 records, for each part, the source file (resolved path, size, ``mtime_ns``), the SHA-256
-of its decompressed content, and the size and ``mtime_ns`` of the ``.npy``. An entry is
-used only when all of these still match, so a replaced source, a truncated or rewritten
-``.npy`` or a damaged JSON makes the next load rebuild it. Files are written to temporary
+of its decompressed content, and the size, ``mtime_ns`` and CRC-32 of the ``.npy``. An
+entry is used only when all of these still match, so a replaced source, a truncated or
+rewritten ``.npy`` or a damaged JSON makes the next load rebuild it.
+
+Content is verified on every load: the CRC-32 of the whole ``.npy`` is recomputed (one
+read of the file, ~1 GB/s: about 50 ms for the 47 MB of Fashion-MNIST's training images),
+so bit rot or an in-place edit that keeps size and mtime is caught and the entry rebuilt
+from its (SHA-256-verified) source. CRC-32 detects every error burst up to 32 bits and
+misses a random corruption with probability 2**-32; it is not a defence against someone
+who can also rewrite the JSON (the cache folder is the user's own). Files are written to temporary
 names and renamed only after the content has been verified and validated; the JSON is
 removed first and written last, so no crash can leave a half-valid entry.
 """
@@ -15,6 +22,7 @@ import contextlib
 import json
 import os
 import tempfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -24,9 +32,10 @@ from softreg._atomic import atomic_path
 from softreg.datasets.decode import DecodedFile
 from softreg.datasets.header import IdxHeader
 
-__all__ = ["cache_root", "lookup", "npy_allocator", "store"]
+__all__ = ["cache_root", "file_crc32", "lookup", "npy_allocator", "store"]
 
-_VERSION = 1
+_VERSION = 2  # 2: the .npy's CRC-32 is recorded and checked
+_CHUNK = 1 << 22
 
 
 def cache_root() -> Path:
@@ -38,6 +47,17 @@ def cache_root() -> Path:
 def _identity(path: Path) -> dict[str, object]:
     st = path.stat()
     return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def file_crc32(path: Path) -> int:
+    """CRC-32 of the whole file at ``path``, read in 4 MiB chunks."""
+    crc = 0
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(buffer):
+            crc = zlib.crc32(view[:n], crc)
+    return crc
 
 
 def _load_npy(path: Path, mmap: bool = True) -> np.ndarray:
@@ -63,6 +83,8 @@ def lookup(
             npy = folder / entry["file"]
             st = npy.stat()
             if [st.st_size, st.st_mtime_ns] != [entry["npy_size"], entry["npy_mtime_ns"]]:
+                return None
+            if file_crc32(npy) != entry["npy_crc32"]:  # bit rot or an in-place edit
                 return None
             array = _load_npy(npy)
             if list(array.shape) != entry["shape"] or array.dtype.str != entry["dtype"]:
@@ -129,6 +151,7 @@ def store(
             "dtype": array.dtype.str,
             "npy_size": st.st_size,
             "npy_mtime_ns": st.st_mtime_ns,
+            "npy_crc32": file_crc32(final),
         }
     with atomic_path(meta_path) as t:
         t.write_text(json.dumps({"version": _VERSION, "split": split, "parts": parts}, indent=1))

@@ -2,8 +2,14 @@
 
 A file is fetched into ``<dest>.part``; an interrupted transfer is continued with an HTTP
 ``Range`` request on the next attempt (or the next call), and only a complete file whose
-checksum matches is renamed onto ``dest``. A checksum mismatch deletes the ``.part`` file
-and raises, so a bad mirror can never poison the cache.
+checksum matches is renamed onto ``dest``. A ``.part`` left by an earlier run that does not
+verify once complete is deleted and downloaded afresh; a fresh download that does not verify
+is deleted and the error raised, so a bad mirror can never poison the cache.
+
+A download that stalls (no byte for ``timeout`` seconds, or fewer than 16 KiB in any
+``timeout`` seconds) counts as a failed attempt; a host name that does not resolve skips that
+mirror at once (retrying it would only repeat the wait), so a machine without internet learns
+it in seconds and can try the next way of getting the data.
 """
 
 from __future__ import annotations
@@ -19,6 +25,11 @@ from softreg._progress import progress as make_progress
 __all__ = ["DownloadError", "download", "mirrors_from_env"]
 
 _CHUNK = 1 << 16
+_MIN_BYTES_PER_WINDOW = 16 << 10  # fewer than this in `timeout` seconds: stalled
+
+
+class StalledError(TimeoutError):
+    """The server keeps the connection open but sends (almost) nothing."""
 
 
 class DownloadError(OSError):
@@ -59,9 +70,19 @@ def _fetch_once(url: str, part: Path, timeout: float, progress: bool, name: str)
             if have:
                 bar.update(have)  # resumed: start the count at what the .part holds
             with open(part, "ab" if resumed else "wb") as f:
-                while chunk := response.read(_CHUNK):
+                window_start, window_bytes = time.monotonic(), 0
+                # read1: returns what has arrived, so a trickle is seen, not waited out.
+                while chunk := response.read1(_CHUNK):
                     f.write(chunk)
                     bar.update(len(chunk))
+                    window_bytes += len(chunk)
+                    now = time.monotonic()
+                    if now - window_start >= timeout:
+                        if window_bytes < _MIN_BYTES_PER_WINDOW:
+                            raise StalledError(
+                                f"stalled: {window_bytes} bytes in {now - window_start:.1f} s"
+                            )
+                        window_start, window_bytes = now, 0
     if total is not None and part.stat().st_size != total:
         raise HTTPException(f"connection closed after {part.stat().st_size} of {total} bytes")
 
@@ -90,7 +111,8 @@ def download(
     retries : int, default=3
         Attempts per URL; each retry continues the ``.part`` file with a Range request.
     timeout : float, default=30.0
-        Socket timeout in seconds.
+        Seconds without a byte (socket timeout), or with fewer than 16 KiB, after which an
+        attempt counts as stalled.
     backoff : float, default=1.0
         Seconds to wait before the second attempt, doubled after each failure.
     progress : bool, default=True
@@ -108,24 +130,33 @@ def download(
     ValueError
         From ``verify``.
     """
+    import socket
     import urllib.error
     from http.client import HTTPException
 
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
+    inherited = part.exists()  # a .part left by an earlier, interrupted run
     errors: list[str] = []
     for url in urls:
         delay = backoff
-        for attempt in range(1, retries + 1):
+        attempt = 0
+        while attempt < retries:
+            attempt += 1
             try:
                 _fetch_once(url, part, timeout, progress, dest.name)
             except (OSError, HTTPException, ValueError) as exc:
+                reason = getattr(exc, "reason", exc)
+                if isinstance(reason, TimeoutError) and not isinstance(reason, StalledError):
+                    reason = StalledError(f"stalled: no data for {timeout:g} s")
                 if isinstance(exc, urllib.error.HTTPError) and exc.code in (403, 404, 410):
                     errors.append(f"{url}: HTTP {exc.code}")
                     with contextlib.suppress(FileNotFoundError):
                         part.unlink()  # a .part from another mirror is not ours to continue
                     break
-                errors.append(f"{url} (attempt {attempt}): {exc}")
+                errors.append(f"{url} (attempt {attempt}): {reason}")
+                if isinstance(reason, socket.gaierror):
+                    break  # the name does not resolve: no network, or no such host
                 if attempt < retries:
                     time.sleep(delay)
                     delay *= 2
@@ -133,9 +164,14 @@ def download(
             try:
                 if verify is not None:
                     verify(part)
-            except ValueError:
+            except ValueError as exc:
                 with contextlib.suppress(FileNotFoundError):
                     part.unlink()
+                if inherited:  # the old .part was bad (or not this file): start afresh
+                    inherited = False
+                    errors.append(f"{part} from an earlier run: {exc}; downloading afresh")
+                    attempt -= 1
+                    continue
                 raise
             os.replace(part, dest)
             return dest

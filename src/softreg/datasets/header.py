@@ -41,6 +41,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 # Deflate never compresses better than 1032:1, so a gzip file of m bytes holds at most
 # ~1032 m bytes: a header claiming more is a lie we can reject before allocating memory.
 MAX_DEFLATE_RATIO = 1032
+# NumPy's limit on ndim (64 since NumPy 2.0, 32 before); the IDX byte allows 255.
+MAX_NDIM = 64 if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else 32
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,11 @@ def read_idx_header(head: bytes, name: str) -> IdxHeader:
     if code not in IDX_DTYPES:
         known = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
         raise ValueError(f"{name}: unknown IDX type code 0x{code:02X}; expected one of {known}")
+    if ndim > MAX_NDIM:
+        raise ValueError(
+            f"{name}: the IDX header declares {ndim} dimensions; NumPy arrays have at most "
+            f"{MAX_NDIM} (the file is damaged or not an IDX file)"
+        )
     offset = 4 + 4 * ndim
     if len(head) < offset:
         raise ValueError(

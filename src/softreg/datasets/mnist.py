@@ -1,117 +1,54 @@
-"""MNIST and Fashion-MNIST from IDX files: find, download, verify, decode once, cache.
+"""MNIST and Fashion-MNIST from IDX files: find, download, check, decode once, cache.
 
-Search order when no ``data_dir`` is given: ``$SOFTREG_DATA/<name>``, ``$SOFTREG_DATA``,
-the user cache ``~/.cache/softreg/<name>`` (``$XDG_CACHE_HOME`` respected), the Debian
-package's folder (``/usr/share/datasets/fashion-mnist``), and finally a download into the
-user cache from the official mirrors (``$SOFTREG_MIRROR`` or ``mirrors=`` override them).
-A folder whose files fail their checksum is skipped in this search (an explicit
-``data_dir`` raises instead). Files may be gzip-compressed or raw.
+The data-folder policy, the same for the library and the CLI:
+
+* files softreg finds itself (``$SOFTREG_DATA``, the user cache, a system package; the search
+  order is in :mod:`softreg.datasets.sources`) or downloads are checked against the official
+  SHA-256; a folder whose files fail is skipped, and the next place (finally a download from
+  the official mirrors, or ``$SOFTREG_MIRROR``) is tried;
+* a folder the user names (``data_dir=``, CLI ``--data-dir``) is trusted for its content (it may
+  hold any data in MNIST layout) but still checked for structure: magic number, dimensions,
+  lengths, matching counts and the label range;
+* ``verify=True`` forces the checksum check on a named folder too; ``verify=False`` turns it off
+  everywhere (structure checks only).
+
+Files may be gzip-compressed or raw. Every checksum error names the file and the dataset and says
+how to go on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from softreg.datasets.cache import cache_root, lookup, npy_allocator, store
-from softreg.datasets.decode import DecodedFile, decode_idx
-from softreg.datasets.download import download, mirrors_from_env
+from softreg.datasets.checksums import ChecksumError, check, verify_download
+from softreg.datasets.decode import decode_idx
+from softreg.datasets.download import DownloadError, download, mirrors_from_env
 from softreg.datasets.header import IdxHeader
-from softreg.datasets.registry import (
-    FASHION_MNIST,
-    MNIST,
-    SPLITS,
-    DatasetSpec,
-    FileSpec,
-    SplitSpec,
+from softreg.datasets.registry import FASHION_MNIST, MNIST, SPLITS, DatasetSpec
+from softreg.datasets.sources import (
+    DataNotFoundError,
+    Location,
+    candidates,
+    check_data_dir,
+    find_sources,
 )
 
 __all__ = ["ChecksumError", "load_fashion_mnist", "load_mnist"]
 
-
-class ChecksumError(ValueError):
-    """A file's SHA-256 differs from the known value of the official file."""
-
-    def __init__(self, message: str, paths: Sequence[Path]):
-        super().__init__(message)
-        self.paths = list(paths)  # the files that failed
+#: Seconds without progress after which a download attempt counts as stalled.
+DEFAULT_TIMEOUT = 20.0
 
 
 def _check_split(split: object) -> str:
     if split not in SPLITS:
         raise ValueError(f"split: expected 'train' or 'test', got {split!r}")
     return str(split)
-
-
-def _find(folder: Path, spec: FileSpec) -> Path | None:
-    for name in (spec.filename, spec.filename.removesuffix(".gz")):
-        if (folder / name).is_file():
-            return folder / name
-    return None
-
-
-def _sources(folder: Path, split: SplitSpec) -> dict[str, Path]:
-    """The split's label and image files in ``folder``; FileNotFoundError names missing ones."""
-    found = {"labels": _find(folder, split.labels), "images": _find(folder, split.images)}
-    sources = {part: path for part, path in found.items() if path is not None}
-    if len(sources) < len(found):
-        missing = [
-            spec.filename for spec in (split.labels, split.images) if not _find(folder, spec)
-        ]
-        raise FileNotFoundError(f"data_dir: {folder} lacks {' and '.join(missing)} (gzip or raw)")
-    return sources
-
-
-def _candidates(spec: DatasetSpec) -> list[Path]:
-    folders = []
-    if env := os.environ.get("SOFTREG_DATA"):
-        folders += [Path(env) / spec.info.name, Path(env)]
-    folders.append(cache_root() / spec.info.name)
-    folders += [Path(d) for d in spec.system_dirs]
-    return folders
-
-
-def _mismatch(
-    path: Path, what: str, actual: str, expected: str, spec: FileSpec, dataset: str
-) -> ChecksumError:
-    return ChecksumError(
-        f"{path}: checksum mismatch: SHA-256 of the {what} is {actual}, expected {expected} "
-        f"for {dataset}'s {spec.filename} (a damaged file, or another dataset's?)",
-        [path],
-    )
-
-
-def _check(decoded: DecodedFile, spec: FileSpec, dataset: str) -> None:
-    """Raise ChecksumError unless ``decoded`` is the official file (or a known repackaging)."""
-    if decoded.gzip and decoded.file_sha256 in spec.archive_sha256:
-        return  # fast path: a known .gz, hashed while it was read
-    if spec.content_sha256 is not None:
-        actual = decoded.content_sha256()
-        if actual != spec.content_sha256:
-            raise _mismatch(
-                decoded.source, "decompressed content", actual, spec.content_sha256, spec, dataset
-            )
-    elif spec.archive_sha256 and decoded.gzip:
-        raise _mismatch(
-            decoded.source,
-            "gzip file",
-            str(decoded.file_sha256),
-            " or ".join(spec.archive_sha256),
-            spec,
-            dataset,
-        )
-    # else: a raw file whose content checksum is unknown (MNIST): structural checks only
-
-
-def _verify_download(spec: FileSpec, dataset: str) -> Callable[[Path], None]:
-    def verify(part: Path) -> None:
-        _check(decode_idx(part, _memory), spec, dataset)
-
-    return verify
 
 
 def _validate(images: np.ndarray, labels: np.ndarray, spec: DatasetSpec, sources: dict) -> None:
@@ -166,7 +103,7 @@ def _decode(
             errors = []
             for part, item in decoded.items():
                 try:
-                    _check(item, files[part], spec.info.name)
+                    check(item, files[part], spec.info.name)
                 except ChecksumError as exc:
                     errors.append(exc)
             if errors:
@@ -181,43 +118,89 @@ def _decode(
     return arrays["images"], arrays["labels"]
 
 
-def _load(
-    spec: DatasetSpec,
+def _spec(name: str) -> DatasetSpec:
+    # Looked up at call time (not bound at import), so tests can swap in a synthetic spec.
+    return {"mnist": MNIST, "fashion-mnist": FASHION_MNIST}[name]
+
+
+def locate(
+    name: str,
     split: str,
-    data_dir: str | os.PathLike[str] | None,
-    progress: bool,
-    mirrors: Sequence[str] | None,
-    verify: bool,
-    cache: bool,
-) -> tuple[np.ndarray, np.ndarray]:
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download_missing: bool = True,
+    progress: bool = True,
+    mirrors: Sequence[str] | None = None,
+    verify: bool | None = None,
+    cache: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> tuple[np.ndarray, np.ndarray, Location]:
+    """Images, labels and :class:`Location` of one split, following the data-folder policy.
+
+    Raises DataNotFoundError when nothing is found and ``download_missing`` is False.
+    """
+    spec = _spec(name)
     split = _check_split(split)
     split_spec = spec.splits[split]
     if data_dir is not None:
-        folder = Path(data_dir)
-        if not folder.is_dir():
-            raise FileNotFoundError(f"data_dir: {folder} is not a directory")
-        return _decode(spec, split, _sources(folder, split_spec), verify, cache)
+        folder = check_data_dir(data_dir, split_spec)
+        sources = find_sources(folder, split_spec)
+        checked = verify is True
+        images, labels = _decode(spec, split, sources, checked, cache)
+        return images, labels, _location(spec, split, folder, "data_dir", checked, sources)
+    checked = verify is not False
     bad: list[Path] = []
-    for folder in _candidates(spec):
+    rejected: list[str] = []
+    for folder, origin in candidates(spec):
         try:
-            sources = _sources(folder, split_spec)
-        except FileNotFoundError:
+            sources = find_sources(folder, split_spec)
+        except (FileNotFoundError, PermissionError):
             continue  # not here: try the next place
         try:
-            return _decode(spec, split, sources, verify, cache)
-        except ChecksumError as exc:
-            bad.extend(exc.paths)  # another dataset's files, or damaged: look further
+            images, labels = _decode(spec, split, sources, checked, cache)
+        except (ValueError, OSError) as exc:
+            # Another dataset's files, damaged or truncated ones: look further, and download
+            # over them when they are the cache's own.
+            bad.extend(exc.paths if isinstance(exc, ChecksumError) else sources.values())
+            rejected.append(" ".join(str(exc).split()))
+            continue
+        return images, labels, _location(spec, split, folder, origin, checked, sources)
+    skipped = f" (skipped: {'; '.join(rejected)})" if rejected else ""
+    if not download_missing:
+        places = ", ".join(str(folder) for folder, _ in candidates(spec))
+        raise DataNotFoundError(f"{name} {split} is in none of {places}{skipped}")
     target = cache_root() / spec.info.name
     target.mkdir(parents=True, exist_ok=True)
     bases = tuple(mirrors) if mirrors is not None else mirrors_from_env(spec.mirrors)
     for file_spec in (split_spec.labels, split_spec.images):
         dest = target / file_spec.filename
+        verify_part = verify_download(file_spec, spec.info.name, checked)
         if dest.exists() and dest not in bad:
-            continue
+            try:
+                verify_part(dest)  # e.g. the other file of the split was missing: keep this one
+                continue
+            except ValueError:
+                pass  # truncated or damaged: download it again
         urls = [base.rstrip("/") + "/" + file_spec.filename for base in bases]
-        verify_part = _verify_download(file_spec, spec.info.name) if verify else None
-        download(urls, dest, verify=verify_part, progress=progress)
-    return _decode(spec, split, _sources(target, split_spec), verify, cache)
+        try:
+            download(urls, dest, verify=verify_part, progress=progress, timeout=timeout)
+        except DownloadError as exc:
+            raise DownloadError(f"{exc}{skipped}") from None
+    sources = find_sources(target, split_spec)
+    images, labels = _decode(spec, split, sources, checked, cache)
+    return images, labels, _location(spec, split, target, "download", checked, sources)
+
+
+def _location(
+    spec: DatasetSpec,
+    split: str,
+    folder: Path,
+    origin: str,
+    checked: bool,
+    sources: dict[str, Path],
+) -> Location:
+    files = (sources["labels"], sources["images"])
+    return Location(spec.info.name, split, folder, origin, checked, files)
 
 
 def load_mnist(
@@ -226,8 +209,9 @@ def load_mnist(
     *,
     progress: bool = True,
     mirrors: Sequence[str] | None = None,
-    verify: bool = True,
+    verify: bool | None = None,
     cache: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Load MNIST (LeCun, Cortes and Burges' handwritten digits).
 
@@ -236,19 +220,26 @@ def load_mnist(
     split : {"train", "test"}, default="train"
         60,000 training or 10,000 test images.
     data_dir : path-like, optional
-        A folder holding the standard file names (``train-images-idx3-ubyte.gz`` etc., gzip
-        or raw). Default: search as described in the module docstring, then download.
+        Your folder holding the standard file names (``train-images-idx3-ubyte.gz`` etc.,
+        gzip or raw): any data in MNIST layout, checked for structure only (unless
+        ``verify=True``). Default: search ``$SOFTREG_DATA``, the user cache and system
+        packages, then download, checking every file against the official SHA-256.
     progress : bool, default=True
         Show download progress on stderr.
     mirrors : sequence of str, optional
         Base URLs to download from (default ``$SOFTREG_MIRROR`` or the official mirrors).
-    verify : bool, default=True
-        Check the SHA-256 of the official files (archive checksums for MNIST; a raw,
-        decompressed file cannot be checked and is only validated structurally). Set False
-        for your own data in MNIST format.
+    verify : bool, optional
+        None (default): the data-folder policy of the module docstring, checksums for the
+        files softreg finds or downloads, none for ``data_dir``. True: checksums for
+        ``data_dir`` too. False: no checksums anywhere (structure only). MNIST is checked by
+        the official ``.gz`` archives' SHA-256; a raw, decompressed MNIST file cannot be and
+        is checked for structure only.
     cache : bool, default=True
         Keep a decoded, memory-mapped ``.npy`` copy in the user cache so that later loads
         take milliseconds.
+    timeout : float, default=20.0
+        Seconds a download may go without progress (no byte, or under 16 KiB) before the
+        attempt counts as stalled and the next attempt or mirror is tried.
 
     Returns
     -------
@@ -260,10 +251,14 @@ def load_mnist(
     Raises
     ------
     FileNotFoundError
-        ``data_dir`` lacks one of the split's files.
+        ``data_dir`` does not exist, is a file, is empty or lacks one of the split's files.
+    PermissionError
+        ``data_dir`` cannot be read.
     ValueError
-        A file is corrupt, truncated or inconsistent, or fails its checksum (the message
-        names the file).
+        A file is corrupt, truncated or inconsistent (the message names the file).
+    softreg.datasets.ChecksumError
+        With ``verify=True``, a file of ``data_dir`` is not the official one; the message
+        names the file and the dataset and says how to go on.
     softreg.datasets.DownloadError
         No file found locally and every mirror failed.
 
@@ -276,11 +271,21 @@ def load_mnist(
     >>> folder = tempfile.mkdtemp()
     >>> write_idx(folder + "/t10k-images-idx3-ubyte.gz", np.zeros((3, 28, 28), np.uint8))
     >>> write_idx(folder + "/t10k-labels-idx1-ubyte", np.array([7, 2, 1], np.uint8))
-    >>> images, labels = load_mnist("test", folder, verify=False, cache=False)
+    >>> images, labels = load_mnist("test", folder, cache=False)
     >>> images.shape, labels
     ((3, 28, 28), array([7, 2, 1], dtype=uint8))
     """
-    return _load(MNIST, split, data_dir, progress, mirrors, verify, cache)
+    images, labels, _ = locate(
+        "mnist",
+        split,
+        data_dir,
+        progress=progress,
+        mirrors=mirrors,
+        verify=verify,
+        cache=cache,
+        timeout=timeout,
+    )
+    return images, labels
 
 
 def load_fashion_mnist(
@@ -289,13 +294,15 @@ def load_fashion_mnist(
     *,
     progress: bool = True,
     mirrors: Sequence[str] | None = None,
-    verify: bool = True,
+    verify: bool | None = None,
     cache: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Load Fashion-MNIST (Zalando's article images; class names in ``FASHION_MNIST_CLASSES``).
 
-    Same parameters, search order, caching and errors as :func:`load_mnist`; the SHA-256 of
-    the decompressed content is checked, so gzip, raw and repackaged files all verify.
+    Same parameters, data-folder policy, caching and errors as :func:`load_mnist`; the
+    SHA-256 of the decompressed content is checked, so gzip, raw and repackaged (Debian's
+    ``dataset-fashion-mnist``) files all verify.
 
     Returns
     -------
@@ -311,4 +318,14 @@ def load_fashion_mnist(
     >>> images.shape, FASHION_MNIST_CLASSES[labels[0]]  # doctest: +SKIP
     ((10000, 28, 28), 'Ankle boot')
     """
-    return _load(FASHION_MNIST, split, data_dir, progress, mirrors, verify, cache)
+    images, labels, _ = locate(
+        "fashion-mnist",
+        split,
+        data_dir,
+        progress=progress,
+        mirrors=mirrors,
+        verify=verify,
+        cache=cache,
+        timeout=timeout,
+    )
+    return images, labels

@@ -46,17 +46,33 @@ class _ArrayUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError("refused persistent id: only NumPy arrays are allowed")
 
 
+# Tuples nest at most this deep (the classic file nests 2): deeper is refused, not recursed.
+MAX_DEPTH = 32
+
+
 def _check_tree(obj: object, where: str) -> None:
-    if isinstance(obj, tuple):
-        for i, item in enumerate(obj):
-            _check_tree(item, f"{where}[{i}]")
-    elif type(obj) is np.ndarray:
-        if obj.dtype.hasobject:
-            raise ValueError(f"{where}: array of object dtype refused")
-    else:
-        raise ValueError(
-            f"{where}: expected NumPy arrays nested in tuples, got {type(obj).__name__}"
-        )
+    """Raise ValueError unless ``obj`` is non-object NumPy arrays nested in tuples.
+
+    Iterative, with a depth limit: a pickle of 200,000 nested tuples is refused by name
+    rather than by a RecursionError.
+    """
+    stack: list[tuple[object, str, int]] = [(obj, where, 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, tuple):
+            if depth >= MAX_DEPTH:
+                raise ValueError(
+                    f"{path}: tuples nested more than {MAX_DEPTH} deep refused (a dataset "
+                    "pickle nests 2 or 3)"
+                )
+            stack.extend((x, f"{path}[{i}]", depth + 1) for i, x in enumerate(item))
+        elif type(item) is np.ndarray:
+            if item.dtype.hasobject:
+                raise ValueError(f"{path}: array of object dtype refused")
+        else:
+            raise ValueError(
+                f"{path}: expected NumPy arrays nested in tuples, got {type(item).__name__}"
+            )
 
 
 def load_mnist_pickle(path: str | os.PathLike[str]) -> Any:
@@ -101,6 +117,11 @@ def load_mnist_pickle(path: str | os.PathLike[str]) -> Any:
         result = _ArrayUnpickler(io.BytesIO(data), encoding="latin1").load()
     except (pickle.UnpicklingError, EOFError, OSError, ValueError, TypeError) as exc:
         raise ValueError(f"{path}: not loaded: {exc}") from exc
+    except (RecursionError, MemoryError) as exc:
+        raise ValueError(
+            f"{path}: not loaded: the pickle nests too deep or is too large to unpickle "
+            f"({type(exc).__name__})"
+        ) from None
     if not isinstance(result, tuple):
         raise ValueError(f"{path}: expected a tuple of arrays, got {type(result).__name__}")
     try:

@@ -1,7 +1,8 @@
-"""Multilayer perceptron: `MLPClassifier` (classifier), its layers (forward beside backward, in
-``layers``), training loop (``training``), targets (``targets``) and restored-state checks
-(``state``)."""
+"""Multilayer perceptron: `MLPClassifier` (``classifier``), its layers (forward beside backward,
+``layers``), how a fit is set up (``fitting``), the epoch loop (``training``), targets
+(``targets``), restored-state checks (``state``) and the Fashion-MNIST network (``defaults``)."""
 
-from softreg.mlp.classifier import FASHION_MNIST_DEFAULTS, MLPClassifier
+from softreg.mlp.classifier import MLPClassifier
+from softreg.mlp.defaults import FASHION_MNIST_DEFAULTS
 
 __all__ = ["FASHION_MNIST_DEFAULTS", "MLPClassifier"]

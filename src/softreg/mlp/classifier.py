@@ -1,8 +1,9 @@
 """`MLPClassifier`: a feed-forward network, softmax head (multi-class) or sigmoids (multi-label).
 
-The maths (forward beside backward, the two losses) lives in :mod:`softreg.mlp.layers`, the
-mini-batch loop in :mod:`softreg.mlp.training` and the consistency checks of a restored network
-in :mod:`softreg.mlp.state`; this module validates input, keeps fitted state and predicts.
+The maths (forward beside backward, the two losses) lives in :mod:`softreg.mlp.layers`, how a
+fit is set up in :mod:`softreg.mlp.fitting`, the one epoch loop (with its hooks: callbacks,
+checkpoints) in :mod:`softreg.mlp.training` and the consistency checks of a restored network in
+:mod:`softreg.mlp.state`; this module validates input, keeps fitted state and predicts.
 """
 
 from __future__ import annotations
@@ -15,54 +16,16 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
-from softreg.checkpoint import load_checkpoint
+from softreg._validation import check_magnitude, check_numeric_X
 from softreg.functional import log_sigmoid, log_softmax, sigmoid, softmax
 from softreg.io import register_estimator
-from softreg.mlp.layers import ACTIVATIONS, init_params, predict_logits
-from softreg.mlp.state import (
-    check_hidden_layer_sizes,
-    check_network_state,
-    check_same_hidden_layers,
-)
-from softreg.mlp.targets import Targets, as_labels, encode_targets, ravel_column, read_targets
-from softreg.mlp.training import (
-    CallbackHook,
-    EpochState,
-    make_optimizer,
-    make_rng,
-    run_epoch,
-    train,
-)
-from softreg.optim._fit_core import Hook
-from softreg.resume import Checkpointer, Run, check_checkpoint_every
-
-#: Network the CLI trains on Fashion-MNIST (``softreg train --model mlp``, pixels / 255). Chosen
-#: by validation accuracy (20 epochs on 50,000 training images, scored on the other 10,000; see
-#: ``benchmarks/bench_mlp.py --accuracy``) among hidden (256,), (256, 128), (512, 256), batch 128
-#: or 64, alpha 0 or 1e-4, constant or cosine learning rate: 0.9035 for this one, 0.8995 with a
-#: constant rate. Trained on all 60,000 images for 20 epochs it scored 0.9044 on the test set
-#: (measured once, after the choice), and 0.9047 after the compiled Adam step and softmax head
-#: changed the rounding (2026-11-22, 119 s).
-FASHION_MNIST_DEFAULTS: dict[str, Any] = {
-    "hidden_layer_sizes": (512, 256),
-    "activation": "relu",
-    "solver": "adam",
-    "learning_rate": 1e-3,
-    "learning_rate_schedule": "cosine",
-    "batch_size": 64,
-    "max_epochs": 20,
-    "alpha": 0.0,
-}
-
-#: Batches smaller than this run their matrix products on one BLAS thread. Such products are too
-#: small to gain much from threads on a few cores, and BLAS threads that spin-wait for CPUs taken
-#: by other processes slow each step down many times (measured 16x on a shared 2-core machine).
-SINGLE_THREAD_BATCH_SIZE = 1024
+from softreg.mlp.fitting import fit_network
+from softreg.mlp.layers import ACTIVATIONS, predict_logits
+from softreg.mlp.state import check_network_state
+from softreg.resume import Run, check_checkpoint_every
 
 Callback = Callable[["MLPClassifier", dict[str, Any]], Any]
 
@@ -192,6 +155,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         "loss_",
         "history_",
     )
+    #: Fitted attributes that exist only sometimes; saved by softreg.io when present.
+    #: ``temperature_`` is set by ``TemperatureScaling.calibrated_estimator``.
+    _optional_state_attributes: ClassVar[tuple[str, ...]] = ("temperature_",)
 
     def __init__(
         self,
@@ -279,9 +245,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                     "held-out split is not checkpointed); use early_stopping=False"
                 )
             # A checkpointed fit starts afresh (or from its checkpoint), never warm.
-            return self._fit(X, y, classes=None, resume=False, incremental=False, run=run)
+            fit_network(self, X, y, classes=None, resume=False, incremental=False, run=run)
+            return self
         resume = self.warm_start and hasattr(self, "coefs_")
-        return self._fit(X, y, classes=None, resume=resume, incremental=False, run=run)
+        fit_network(self, X, y, classes=None, resume=resume, incremental=False, run=run)
+        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(
@@ -314,113 +282,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         (3, [1, 2, 3])
         """
         resume = hasattr(self, "coefs_")
-        return self._fit(X, y, classes=classes, resume=resume, incremental=True, run=None)
-
-    def _fit(
-        self,
-        X: ArrayLike,
-        y: ArrayLike,
-        *,
-        classes: ArrayLike | None,
-        resume: bool,
-        incremental: bool,
-        run: Run | None,
-    ) -> MLPClassifier:
-        sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
-        X_checked, y_checked = validate_data(
-            self, X, y, reset=not resume, dtype=np.float32, multi_output=True, y_numeric=False
-        )
-        X = np.asarray(X_checked)
-        target = self._encode_targets(
-            np.asarray(y_checked), classes, resume=resume, incremental=incremental
-        )
-        if not resume:
-            self._rng = make_rng(self.random_state)
-            layer_sizes = (X.shape[1], *sizes, self.n_outputs_)
-            params = init_params(layer_sizes, self.activation, self._rng)
-            self.coefs_, self.intercepts_ = list(params[0::2]), list(params[1::2])
-            self.n_iter_, self.loss_, self.history_ = 0, float("nan"), []
-        else:
-            check_same_hidden_layers(self.coefs_, sizes)
-            if not hasattr(self, "_rng"):
-                self._rng = make_rng(self.random_state)
-            self.coefs_ = [np.require(W, np.float32, ["C", "W"]) for W in self.coefs_]
-            self.intercepts_ = [np.require(b, np.float32, ["C", "W"]) for b in self.intercepts_]
-        params = self._params()
-        # Only the optimiser's state (arrays) is kept on the model: its functions are closures,
-        # rebuilt from the parameters on each call, so the model stays picklable.
-        n_fit = (
-            X.shape[0]
-            if not self.early_stopping
-            else X.shape[0] - max(1, int(np.ceil(self.validation_fraction * X.shape[0])))
-        )
-        total_steps = self.max_epochs * -(-n_fit // min(self.batch_size, n_fit))
-        optimizer = make_optimizer(
-            self.solver,
-            self.learning_rate,
-            schedule=self.learning_rate_schedule,
-            momentum=self.momentum,
-            total_steps=None if incremental else total_steps,
-        )
-        if not incremental or not hasattr(self, "_opt_state"):
-            self._opt_state = optimizer.init(params)
-
-        threads = 1 if min(self.batch_size, X.shape[0]) < SINGLE_THREAD_BATCH_SIZE else None
-        if incremental:
-            with threadpool_limits(limits=threads, user_api="blas"):
-                self._record_epoch(run_epoch(self, optimizer, params, X, target), None)
-            return self
-        validation = None
-        if self.early_stopping:
-            stratify = target if self.out_activation_ == "softmax" else None
-            seed = int(self._rng.integers(2**31 - 1))
-            X_fit, X_val, target, target_val = train_test_split(
-                X, target, test_size=self.validation_fraction, stratify=stratify, random_state=seed
-            )
-            X, validation = np.asarray(X_fit), (np.asarray(X_val), np.asarray(target_val))
-        assert run is not None
-        hooks: list[Hook] = [] if run.callback is None else [CallbackHook(self, run.callback)]
-        start, end = None, None
-        if run.resume_from is not None:
-            start = self._restore_checkpoint(run.resume_from, X.shape)
-            params, end = self._params(), self.max_epochs  # resumed: max_epochs in all
-        if run.checkpoint is not None:
-            hooks.append(
-                Checkpointer(
-                    run.checkpoint,
-                    run.checkpoint_every,
-                    self,
-                    (int(X.shape[0]), int(X.shape[1])),
-                    self.classes_,
-                    self._checkpoint_contents,
-                )
-            )
-        with threadpool_limits(limits=threads, user_api="blas"):
-            train(self, optimizer, params, X, target, validation, hooks, start=start, end_epoch=end)
+        fit_network(self, X, y, classes=classes, resume=resume, incremental=True, run=None)
         return self
-
-    def _restore_checkpoint(self, path: Any, shape: tuple[int, ...]) -> EpochState:
-        """Set the fitted state, optimiser state and RNG saved at ``path``; its loop state."""
-        data_shape = (int(shape[0]), int(shape[1]))
-        ck = load_checkpoint(path, self, data_shape=data_shape, classes=self.classes_)
-        ck.restore(self)
-        self.coefs_ = [np.require(W, np.float32, ["C", "W"]) for W in self.coefs_]
-        self.intercepts_ = [np.require(b, np.float32, ["C", "W"]) for b in self.intercepts_]
-        self._rng = ck.make_rng() or self._rng
-        self._opt_state = ck.optimizer_state
-        best, stale = float(ck.extra["best"]), int(ck.extra["stale"])
-        return EpochState(
-            self.n_iter_, dict(self.history_[-1]) if self.history_ else {}, best, stale
-        )
-
-    def _checkpoint_contents(self, state: EpochState) -> dict[str, Any]:
-        """What a checkpoint of this network's fit holds (see :mod:`softreg.resume`)."""
-        return {
-            "optimizer_state": self._opt_state,
-            "rng": self._rng,
-            "model_state": {a: getattr(self, a) for a in self._state_attributes},
-            "extra": {"best": state.best, "stale": state.stale},
-        }
 
     def _record_epoch(self, loss: float, val_score: float | None) -> dict[str, Any]:
         self.n_iter_ += 1
@@ -438,33 +301,13 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         """``(W_1, b_1, ..., W_L, b_L)``: the arrays of ``coefs_``/``intercepts_`` themselves."""
         return tuple(a for pair in zip(self.coefs_, self.intercepts_, strict=True) for a in pair)
 
-    # ------------------------------------------------------------------ targets
-
-    def _encode_targets(
-        self, y: NDArray[Any], classes: ArrayLike | None, *, resume: bool, incremental: bool
-    ) -> NDArray[Any]:
-        """Class indices (multi-class) or a float32 indicator matrix (multi-label)."""
-        y = ravel_column(y, stacklevel=5)
-        if not resume:
-            targets = read_targets(y, classes, require_classes=incremental)
-            self.out_activation_, self.classes_ = targets.out_activation, targets.classes
-            self.indicator_dtype_, self.n_outputs_ = targets.indicator_dtype, len(targets.classes)
-            return encode_targets(y, targets)
-        fitted = Targets(self.out_activation_, self.classes_, self.indicator_dtype_)
-        if classes is not None and not np.array_equal(
-            as_labels(np.unique(np.asarray(classes))), self.classes_
-        ):
-            raise ValueError(
-                f"classes={np.asarray(classes).tolist()!r} differs from classes_ "
-                f"{self.classes_.tolist()!r} of the fitted model"
-            )
-        return encode_targets(y, fitted)
-
     # ------------------------------------------------------------------ prediction
 
     def _logits(self, X: ArrayLike) -> NDArray[np.float32]:
         check_is_fitted(self)
+        check_numeric_X(X)
         X_checked = np.asarray(validate_data(self, X, reset=False, dtype=np.float32))
+        check_magnitude(X_checked)
         return predict_logits(self._params(), X_checked, self.activation)
 
     def _decode(self, X: NDArray[np.float32]) -> NDArray[Any]:
@@ -525,7 +368,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             probability 1 (in float32 ``exp(-1e-8)`` rounds to 1 and its log to 0).
         """
         logits = self._logits(X).astype(np.float64)
-        return sigmoid(logits) if self.out_activation_ == "logistic" else softmax(logits, axis=1)
+        if self.out_activation_ == "logistic":
+            return sigmoid(logits)
+        return softmax(self._tempered(logits), axis=1)
 
     def predict_log_proba(self, X: ArrayLike) -> NDArray[np.floating]:
         """Log-probabilities from ``log_softmax`` / ``log_sigmoid`` of the logits, never ``log(p)``.
@@ -538,7 +383,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         logits = self._logits(X).astype(np.float64)
         if self.out_activation_ == "logistic":
             return log_sigmoid(logits)
-        return log_softmax(logits, axis=1)
+        return log_softmax(self._tempered(logits), axis=1)
+
+    def _tempered(self, logits: NDArray[np.float64]) -> NDArray[np.float64]:
+        """``logits / temperature_`` when the softmax head carries a calibrated temperature."""
+        temperature = getattr(self, "temperature_", None)
+        return logits if temperature is None else logits / temperature
 
     # ------------------------------------------------------------------ persistence
 
@@ -553,6 +403,16 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             n_features_in=self.n_features_in_,
             n_outputs=self.n_outputs_,
         )
+        temperature = getattr(self, "temperature_", None)
+        if temperature is not None and not (
+            self.out_activation_ == "softmax"
+            and isinstance(temperature, (float, int))
+            and np.isfinite(temperature)
+            and temperature > 0
+        ):
+            raise ValueError(
+                f"temperature_ must be a finite float > 0 on a softmax head, got {temperature!r}"
+            )
 
 
 register_estimator(MLPClassifier)

@@ -22,6 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from softreg.mlp.layers import loss_and_grad
 from softreg.optim._fit_core import Hook, call_hooks
+from softreg.optim._guards import check_divergence
 from softreg.optim.transforms import GradientTransformation, adam_inplace, sgd
 
 __all__ = ["CallbackHook", "EpochState", "make_optimizer", "make_rng", "run_epoch", "train"]
@@ -150,6 +151,23 @@ class CallbackHook:
         pass
 
 
+def _start_loss(
+    model: MLPClassifier, params: Params, X: NDArray[np.float32], target: NDArray[Any]
+) -> float:
+    """The loss of the first mini-batch's rows at the start point (divergence reference)."""
+    rows = slice(0, min(model.batch_size, X.shape[0]))
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss, _ = loss_and_grad(
+            params,
+            X[rows],
+            target[rows],
+            activation=model.activation,
+            head=model.out_activation_,
+            alpha=model.alpha,
+        )
+    return float(loss) if np.isfinite(loss) else np.inf
+
+
 def train(
     model: MLPClassifier,
     optimizer: GradientTransformation,
@@ -173,8 +191,18 @@ def train(
     end = model.n_iter_ + model.max_epochs if end_epoch is None else end_epoch
     best_params = [p.copy() for p in params] if validation is not None else []
     stopped = False
+    start_loss = _start_loss(model, params, X, target)
     while model.n_iter_ < end:
         loss = run_epoch(model, optimizer, params, X, target)
+        # "Blew up" (loss far above its start) is an error naming the learning rate, never a
+        # "converged" stop: see softreg.optim._guards.
+        check_divergence(
+            loss,
+            start_loss,
+            solver=f"MLPClassifier(solver={model.solver!r})",
+            learning_rate=model.learning_rate,
+            epoch=model.n_iter_ + 1,
+        )
         val_score = None
         if validation is not None:
             X_val, target_val = validation

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from softreg.optim._guards import check_divergence
 from softreg.optim._result import warn_not_converged
 from softreg.optim.solve import STOCHASTIC, minimize
 from softreg.optim.transforms import Schedule
@@ -193,6 +194,9 @@ def _stochastic(
     state = FitState(start.w, start.n_iter, list(start.history), start.optimizer_state, rng, False)
     epoch = getattr(objective, "stochastic_epoch", None)
     previous = state.history[-1]["loss"] if state.history else np.inf
+    # Divergence across epochs: each epoch checks itself against its first mini-batch
+    # (minimize_stochastic); here every later epoch is checked against the first epoch.
+    reference = state.history[0]["loss"] if state.history else None
     ran = False
     settings: dict[str, Any] = {
         "learning_rate": learning_rate,
@@ -209,6 +213,10 @@ def _stochastic(
         ran = True
         state.w, state.optimizer_state, state.n_iter = w, opt_state, state.n_iter + 1
         row = dict(row, iteration=state.n_iter)
+        reference = row["loss"] if reference is None else reference
+        check_divergence(
+            row["loss"], reference, solver=method, learning_rate=learning_rate, epoch=state.n_iter
+        )
         state.history.append(row)
         # The notes' stop rule, across epochs: the epoch cost improved by less than tol.
         stop = tol > 0 and previous - row["loss"] < tol

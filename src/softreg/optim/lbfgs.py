@@ -8,6 +8,7 @@ import numpy as np
 import scipy.optimize
 from numpy.typing import NDArray
 
+from softreg.optim._guards import NonFiniteError, require_finite
 from softreg.optim._result import Callback, SolverResult, max_abs, record, warn_not_converged
 
 
@@ -29,13 +30,24 @@ def minimize_lbfgs(
     Stops when ``max|g| <= tol`` (SciPy's ``gtol``) or the relative decrease of ``f`` falls
     below ``64 * eps`` (as scikit-learn does). Works in float64 internally (SciPy's L-BFGS-B is
     float64); the objective is evaluated in its own dtype and ``x`` is returned in that dtype.
+
+    SciPy bounds its line search (``maxls=50``). A loss or gradient that is not finite at the
+    start point raises :class:`~softreg.optim._guards.NonFiniteError` (a ``ValueError``), and
+    so does a run that met non-finite values at trial points and then stopped without
+    converging (SciPy's line search gives up on them; before, the start was returned with
+    only a warning).
     """
     dtype = np.asarray(w0).dtype
     last: dict[str, Any] = {}
     history: list[dict[str, Any]] = []
+    nonfinite: list[float] = []  # losses of trial points where f or g was not finite
 
     def fun(w: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
         f, g = objective.loss_grad(w.astype(dtype, copy=False))
+        if not (np.isfinite(f) and np.all(np.isfinite(g))):
+            if not last:
+                require_finite("lbfgs", "at the start point", f, g)
+            nonfinite.append(float(f))
         last.update(x=w.copy(), f=f, g=g)
         return f, np.asarray(g, dtype=np.float64)
 
@@ -74,6 +86,14 @@ def minimize_lbfgs(
     gnorm = max_abs(g)
     # status 0: SciPy's own test met (gtol, or the relative decrease of f below ftol).
     converged = stopped or gnorm <= tol or status == 0
+    if nonfinite and not converged and status != 1:  # status 1: max_iter reached
+        raise NonFiniteError(
+            f"lbfgs: the line search met a non-finite loss ({nonfinite[-1]}) at "
+            f"{len(nonfinite)} trial points and stopped after {len(history)} iterations "
+            f"without converging (max|grad| = {gnorm:.3g}); the data (X, sample_weight) hold "
+            "values too large for floating-point arithmetic; scale the features (e.g. "
+            "StandardScaler, or pixels / 255)"
+        )
     if not converged:
         warn_not_converged("lbfgs", max_iter, f" (max|grad| = {gnorm:.3g} > tol = {tol:g})")
     return SolverResult(np.asarray(x, dtype=dtype), f, gnorm, len(history), converged, history)

@@ -7,7 +7,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from softreg.optim._guards import NonFiniteError, require_finite
 from softreg.optim._result import Callback, SolverResult, max_abs, record, warn_not_converged
+
+MAX_BACKTRACKS = 60
 
 
 def minimize_fista(
@@ -25,6 +28,13 @@ def minimize_fista(
     restart (O'Donoghue & Candès, 2015: momentum is reset when the objective rises). Stops
     when the gradient mapping ``L * max|prox(y - g/L) - y|`` is at most ``tol``; at a
     minimiser it is zero, and without L1 it is the gradient itself.
+
+    Every loop is bounded: the step-size search doubles ``L`` at most ``MAX_BACKTRACKS``
+    times per iteration (a factor ``2**60 ~ 1e18``) and stops as soon as ``L`` stops being
+    finite. A loss or gradient that is not finite at the start point, or a search that finds
+    no step, raises :class:`~softreg.optim._guards.NonFiniteError` (a ``ValueError``). An
+    extrapolated point whose loss is not finite is not an error: the momentum is dropped and
+    the search restarts from the current iterate (where the loss is finite).
     """
     x = np.array(w0, copy=True)
     dtype = x.dtype
@@ -32,6 +42,7 @@ def minimize_fista(
     t = 1.0
     lipschitz = 1.0
     f_y, g_y = objective.loss_grad(y)
+    require_finite("fista", "at the start point", f_y, g_y)
     big_f = f_y + objective.l1_penalty(x)
     history: list[dict[str, Any]] = []
     converged = False
@@ -39,14 +50,27 @@ def minimize_fista(
     gmap = np.inf
     while n_iter < max_iter:
         n_iter += 1
-        while True:
+        for halvings in range(MAX_BACKTRACKS + 1):  # noqa: B007 (named in the error)
             x_new = objective.prox_l1(y - dtype.type(1 / lipschitz) * g_y, 1 / lipschitz)
             d = (x_new - y).astype(np.float64)
             f_new = objective.loss(x_new)
             bound = f_y + float(g_y.astype(np.float64) @ d) + 0.5 * lipschitz * float(d @ d)
+            # Written so that a NaN loss or bound fails the test (and backtracks).
             if f_new <= bound + 1e-12 * abs(f_y):
                 break
             lipschitz *= 2.0
+            if not np.isfinite(lipschitz):
+                break
+        else:
+            lipschitz = np.inf
+        if not (np.isfinite(lipschitz) and np.isfinite(f_new)):
+            raise NonFiniteError(
+                f"fista: the step-size search found no step at iteration {n_iter} after "
+                f"{halvings + 1} halvings (the loss at the last trial point is {f_new}); "
+                "the data (X, sample_weight) hold values too large for floating-point "
+                "arithmetic, or the loss is not smooth there; scale the features (e.g. "
+                "StandardScaler, or pixels / 255)"
+            )
         gmap = lipschitz * max_abs(d)
         big_f_new = f_new + objective.l1_penalty(x_new)
         if big_f_new > big_f:  # adaptive restart: drop the momentum
@@ -64,6 +88,11 @@ def minimize_fista(
             break
         lipschitz *= 0.9
         f_y, g_y = objective.loss_grad(y)
+        if not (np.isfinite(f_y) and np.all(np.isfinite(g_y))):
+            # The extrapolation overshot into overflow: drop the momentum, restart from x.
+            y, t = x.copy(), 1.0
+            f_y, g_y = objective.loss_grad(y)
+            require_finite("fista", f"at iteration {n_iter}", f_y, g_y)
     if not converged:
         warn_not_converged("fista", max_iter, f" (gradient mapping {gmap:.3g} > tol = {tol:g})")
     return SolverResult(x, big_f, gmap, n_iter, converged, history)

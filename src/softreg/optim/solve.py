@@ -71,6 +71,7 @@ def minimize(
             state=state,
             warn=warn,
             name=method,
+            learning_rate=learning_rate,
         )
     solver = {"lbfgs": minimize_lbfgs, "newton-cg": minimize_newton_cg, "fista": minimize_fista}
     # One BLAS thread for the whole solve: the passes over X run their own threads, and

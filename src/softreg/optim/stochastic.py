@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from softreg.optim._guards import check_divergence, require_finite
 from softreg.optim._result import Callback, SolverResult, max_abs, record, warn_not_converged
 from softreg.optim.transforms import GradientTransformation, apply_updates
 
@@ -25,6 +26,7 @@ def minimize_stochastic(
     state: Any = None,
     warn: bool = True,
     name: str = "stochastic solver",
+    learning_rate: Any = None,
 ) -> SolverResult:
     """Run epochs of ``optimizer`` over mini-batches of ``objective`` (``objective.subset``).
 
@@ -33,12 +35,17 @@ def minimize_stochastic(
     on the previous epoch; ``tol=0`` disables it (run exactly ``max_iter`` epochs, no
     warning). ``grad_norm`` in the history is the max-abs of the epoch's averaged
     mini-batch gradient. ``state`` resumes the optimiser (for ``partial_fit``); the final
-    state is returned in ``SolverResult.state``.
+    state is returned in ``SolverResult.state``. ``learning_rate`` is only named in errors.
+
+    "Stopped improving" is not "blew up": an epoch cost that is non-finite or more than 10
+    times the start loss (the first mini-batch's, at ``w0``; see :mod:`softreg.optim._guards`)
+    raises, whatever ``tol``; below that, a cost that rose counts as stopped improving.
 
     Raises
     ------
-    FloatingPointError
-        If the epoch cost becomes non-finite (the learning rate is too large).
+    DivergenceError
+        (a ``ValueError`` and ``FloatingPointError``) If the fit blew up, naming the learning
+        rate.
     """
     rng = np.random.default_rng(random_state)
     params: tuple[NDArray[Any], ...] = (np.array(w0, copy=True),)
@@ -51,6 +58,7 @@ def minimize_stochastic(
     converged = False
     n_iter = 0
     cost, grad_avg = np.inf, np.zeros(params[0].shape, np.float64)
+    start_loss = None  # the loss at w0 (first mini-batch): the divergence test's reference
     while n_iter < max_iter:
         n_iter += 1
         order = rng.permutation(n) if shuffle else None
@@ -65,18 +73,23 @@ def minimize_stochastic(
             if batch_weight == 0:
                 continue
             f, g = objective.subset(rows).loss_grad(params[0])
+            if start_loss is None:  # not the learning rate's fault if already non-finite
+                require_finite(name, "at the start point (first mini-batch)", f, g)
+                start_loss = float(f)
             cost += batch_weight * f
             grad_avg += batch_weight * g
             updates, state = optimizer.update((g,), state, params)
             params = apply_updates(params, updates)
-        if not np.isfinite(cost):
-            raise FloatingPointError(
-                f"the epoch cost became {cost} at epoch {n_iter}: the learning rate is too "
-                "large for this data; lower learning_rate or scale the features"
-            )
+        check_divergence(
+            cost,
+            np.inf if start_loss is None else start_loss,
+            solver=name,
+            learning_rate=learning_rate,
+            epoch=n_iter,
+        )
         row = record(n_iter, cost, max_abs(grad_avg))
         history.append(row)
-        if tol > 0 and previous - cost < tol:
+        if tol > 0 and previous - cost < tol:  # stopped improving (blowing up raised above)
             converged = True
         previous = cost
         if callback is not None and callback(params[0], row):
