@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from softreg import datasets
     from softreg.calibration import TemperatureScaling
+    from softreg.cv import SoftmaxRegressionCV
     from softreg.export import export_onnx
     from softreg.functional import (
         binary_cross_entropy,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from softreg.gradcheck import check_gradient
     from softreg.io import load, save
     from softreg.mlp import MLPClassifier
+    from softreg.path import regularization_path
     from softreg.resume import fit_resumable
     from softreg.softmax_regression import SoftmaxRegression
     from softreg.streaming import fit_stream, iter_chunks
@@ -49,6 +51,7 @@ from softreg._version import __version__
 _EXPORTS: dict[str, tuple[str, str | None]] = {
     "MLPClassifier": ("softreg.mlp", "MLPClassifier"),
     "SoftmaxRegression": ("softreg.softmax_regression", "SoftmaxRegression"),
+    "SoftmaxRegressionCV": ("softreg.cv", "SoftmaxRegressionCV"),
     "TemperatureScaling": ("softreg.calibration", "TemperatureScaling"),
     "binary_cross_entropy": ("softreg.functional", "binary_cross_entropy"),
     "binary_cross_entropy_grad": ("softreg.functional", "binary_cross_entropy_grad"),
@@ -70,6 +73,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "logsumexp": ("softreg.functional", "logsumexp"),
     "mse_loss": ("softreg.functional", "mse_loss"),
     "mse_loss_grad": ("softreg.functional", "mse_loss_grad"),
+    "regularization_path": ("softreg.path", "regularization_path"),
     "save": ("softreg.io", "save"),
     "sigmoid": ("softreg.functional", "sigmoid"),
     "softmax": ("softreg.functional", "softmax"),
@@ -97,6 +101,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "MLPClassifier",
     "SoftmaxRegression",
+    "SoftmaxRegressionCV",
     "TemperatureScaling",
     "__version__",
     "binary_cross_entropy",
@@ -119,6 +124,7 @@ __all__ = [
     "logsumexp",
     "mse_loss",
     "mse_loss_grad",
+    "regularization_path",
     "save",
     "sigmoid",
     "softmax",

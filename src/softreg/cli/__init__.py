@@ -41,6 +41,25 @@ checked by SHA-256 (softreg data fetch NAME does it ahead; softreg data list sho
 MODEL_HELP = "model file written by softreg train (RUN_DIR/model.npz)"
 
 
+def c_or_auto(text: str) -> float | str:
+    """argparse type of ``--C``: a float > 0, or ``auto`` (cross-validation).
+
+    Examples
+    --------
+    >>> c_or_auto("0.5"), c_or_auto("auto")
+    (0.5, 'auto')
+    """
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0 or 'auto', got {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """argparse type of counts (``--top``, ``--epochs``, ``--max-samples``): an integer >= 1.
 
@@ -104,7 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
         "FASHION_MNIST_DEFAULTS on mnist/fashion-mnist (default: softmax)",
     )
     train.add_argument("--solver", help="solver of the estimator (default: its own)")
-    train.add_argument("--C", type=float, help="inverse L2 strength (softmax)")
+    train.add_argument(
+        "--C",
+        type=c_or_auto,
+        help="inverse L2 strength (softmax), or auto: chosen by cross-validation (--cv)",
+    )
+    train.add_argument("--cv", type=positive_int, metavar="K", help="folds of --C auto (default 5)")
     train.add_argument("--epochs", type=positive_int, help="max iterations (full-batch) or epochs")
     train.add_argument(
         "--batch-size", type=positive_int, help="mini-batch size (stochastic solvers, mlp)"

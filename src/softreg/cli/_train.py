@@ -64,11 +64,17 @@ def build_model(args: argparse.Namespace) -> Any:
 
         cls = SoftmaxRegression
         params = {}
+        if args.C == "auto":
+            from softreg.cv import SoftmaxRegressionCV
+
+            cls, params = SoftmaxRegressionCV, {"cv": args.cv or 5}
+    if args.cv is not None and args.C != "auto":
+        raise UsageError("--cv applies only with --C auto (C chosen by cross-validation)")
     accepted = set(cls().get_params(deep=False))
     epochs_param = "max_epochs" if "max_epochs" in accepted else "max_iter"
     flags = {
         "--solver": ("solver", args.solver),
-        "--C": ("C", args.C),
+        "--C": ("C", None if args.C == "auto" and args.model == "softmax" else args.C),
         "--epochs": (epochs_param, args.epochs),
         "--batch-size": ("batch_size", args.batch_size),
         "--seed": ("random_state", args.seed),
@@ -179,17 +185,27 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         )
         return False
 
+    # Cross-validation (--C auto) has no per-iteration callback or checkpoints; it records
+    # its path instead, and the refit model it chose is what is scored and saved.
+    cv_model = model if hasattr(model, "Cs") else None
+    if cv_model is not None and (args.checkpoint or args.resume):
+        raise UsageError("--checkpoint and --resume do not apply to --C auto")
+    fit_args = (
+        {}
+        if cv_model is not None
+        else {
+            "callback": callback,
+            "checkpoint": args.checkpoint,
+            "checkpoint_every": args.checkpoint_every,
+            "resume_from": args.resume,
+        }
+    )
     with bar, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model.fit(
-            X_train,
-            y_train,
-            callback=callback,
-            checkpoint=args.checkpoint,
-            checkpoint_every=args.checkpoint_every,
-            resume_from=args.resume,
-        )
+        model.fit(X_train, y_train, **fit_args)
     fit_time = time.perf_counter() - start
+    if cv_model is not None:
+        model = cv_model.best_estimator_
     if raw_pixels:
         # The saved model takes features scaled as `prep` records, like every other model.
         model.set_params(input_scale=None)
@@ -217,6 +233,7 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         "n_iter": int(np.ravel(getattr(model, "n_iter_", len(rows)))[0]),
         "history_train_accuracy_samples": len(curve_idx),
         "warnings": notes,
+        **({"cv": cv_record(cv_model)} if cv_model is not None else {}),
         "command": shlex.join(["softreg", *argv]),
         "versions": _versions(),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -256,6 +273,7 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
             else _write_plots(
                 stage, model, rows, test_record, test_images, y_test, y_pred, names, args, prep
             )
+            + _write_cv_plot(stage, cv_model, args)
         )
         if probas is not None and plots:
             title = f"{type(model).__name__} on {args.dataset} (test set)"
@@ -275,6 +293,11 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         f"train accuracy {train_record['accuracy']:.4f}   test accuracy "
         f"{test_record['accuracy']:.4f}   test log-loss {test_record['log_loss']:.4f}"
     )
+    if cv_model is not None:
+        print(
+            f"C = {cv_model.C_:.4g} chosen by {len(cv_model.scores_)}-fold cross-validation "
+            f"over {len(cv_model.Cs_)} values (path in metrics.json, cv_curve.png)"
+        )
     if calibration is not None:
         test = calibration["test"]
         print(
@@ -292,6 +315,48 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         for name in plots:
             print(f"  {out / name}")
     return 0
+
+
+def cv_record(cv_model: Any) -> dict[str, Any]:
+    """The cross-validated path for metrics.json: per C, mean and standard error."""
+    res = cv_model.cv_results_
+
+    def floats(key: str) -> list[float | None]:
+        return [None if np.isnan(v) else float(v) for v in res[key]]
+
+    return {
+        "n_folds": len(cv_model.scores_),
+        "selection": cv_model.selection,
+        "C": float(cv_model.C_),
+        "C_1se": float(cv_model.C_1se_),
+        "path": {
+            "C": [float(c) for c in res["C"]],
+            "mean_log_loss": floats("mean_test_log_loss"),
+            "sem_log_loss": floats("sem_test_log_loss"),
+            "mean_accuracy": floats("mean_test_accuracy"),
+            "sem_accuracy": floats("sem_test_accuracy"),
+            "n_iter": [int(n) for n in res["n_iter"]],
+            "fitted": [bool(f) for f in res["fitted"]],
+        },
+    }
+
+
+def _write_cv_plot(stage: Path, cv_model: Any, args: argparse.Namespace) -> list[str]:
+    if cv_model is None:
+        return []
+    from softreg import plotting
+
+    res = cv_model.cv_results_
+    axes = plotting.plot_cv_curve(
+        res["C"],
+        (res["mean_test_log_loss"], res["sem_test_log_loss"]),
+        (res["mean_test_accuracy"], res["sem_test_accuracy"]),
+        cv_model.C_,
+        C_1se=cv_model.C_1se_,
+        title=f"SoftmaxRegressionCV on {args.dataset}: {len(cv_model.scores_)}-fold "
+        "cross-validation, mean ± standard error",
+    )
+    return [plotting.save_figure(axes, stage / "cv_curve.png").name]
 
 
 def _step_name(params: dict[str, Any]) -> str:

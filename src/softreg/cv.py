@@ -1,0 +1,506 @@
+"""``SoftmaxRegressionCV``: ``C`` chosen by cross-validation along a warm-started path.
+
+How it fits. The ``n_folds`` fold models and the full-data model (for the refit) are one
+:class:`softreg.objective_stacked.StackedSoftmaxObjective`: each pass over ``X`` computes all
+their logits in one wide product, and one Newton-CG run fits them together (their Hessian is
+block diagonal, so each model's gradient block ends below ``tol``). Along the grid, ascending
+``C`` (strong to weak penalty), each fit starts from the previous ``C``'s solution. After each
+``C`` one more pass gives every fold's predictions on its validation rows. The refit is a
+:class:`softreg.SoftmaxRegression` warm-started from the full-data model of the path at the
+chosen ``C`` (never from an average of fold coefficients), so it ends in a step or two.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.model_selection import check_cv
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from softreg._validation import as_label_array, encode_labels, reject_multilabel
+from softreg.objective_stacked import StackedSoftmaxObjective
+from softreg.optim._fit_core import FitState
+from softreg.path import check_Cs, check_weighted_classes, default_Cs, follow_path
+from softreg.softmax_regression import SoftmaxRegression
+
+Array = NDArray[Any]
+
+
+class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
+    """Softmax regression with ``C`` (and ``l1_ratio``) chosen by cross-validation.
+
+    Takes :class:`sklearn.linear_model.LogisticRegressionCV`'s parameters where they apply;
+    fits every fold's whole path together (see :mod:`softreg.cv`).
+
+    Parameters
+    ----------
+    Cs : int or array-like of float, default=10
+        The grid of ``C`` (sorted ascending), or its size for the data-derived grid of
+        :func:`softreg.path.default_Cs` (from the penalty that halves the data term's largest
+        curvature at the null model, six decades towards weaker penalty).
+    l1_ratios : array-like of float in [0, 1] or None, default=None
+        Elastic-net mixing values tried; None is pure L2 (and keeps ``scores_`` etc. without
+        an l1_ratio axis).
+    fit_intercept : bool, default=True
+    cv : int, cross-validation generator or iterable, default=None
+        As in scikit-learn: None is 5-fold, an int ``StratifiedKFold`` (not shuffled).
+    scoring : str, callable or None, default="neg_log_loss"
+        Validation score, higher is better. ``"neg_log_loss"`` and ``"accuracy"`` (or None)
+        are computed from the path's own pass; any other scorer is called on a
+        ``SoftmaxRegression`` holding the fold's coefficients. Scores are unweighted.
+    tol : float, default=1e-4
+        Each fit along the path stops at ``max|grad| <= tol`` (per model).
+    max_iter : int, default=100
+        Solver iterations per ``C``.
+    class_weight : dict, "balanced" or None, default=None
+    refit : bool, default=True
+        Refit on all data at the chosen ``C``, warm-started from the full-data path. When
+        False, ``coef_`` is the mean of the fold models' coefficients at the chosen ``C`` (as
+        scikit-learn does, but at the one ``C`` chosen on the mean score).
+    random_state : None, default=None
+        Unused (the solvers are deterministic); accepted for ``LogisticRegressionCV`` parity.
+    selection : {"min", "1se"}, default="min"
+        ``"min"``: the ``C`` of the best mean score. ``"1se"``: the smallest ``C`` (strongest
+        penalty) whose mean score is within one standard error of the best (glmnet's rule).
+    keep_oof : bool, default=False
+        Keep out-of-fold probabilities ``oof_proba_`` (needs folds that partition the rows).
+    early_stopping : bool, default=False
+        Stop the path once two successive ``C`` both score worse than the best mean minus
+        its standard error; the ``C`` not fitted get NaN in ``scores_``, ``coefs_paths_`` and
+        ``cv_results_`` (``cv_results_["fitted"]`` says which).
+    input_scale : float > 0 or None, default=None
+        The model sees ``input_scale * X``; integer ``X`` (uint8 pixels) is kept as it is.
+    verbose : int, default=0
+        Print one line per ``C`` when > 0.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (n_classes, n_features)
+    intercept_ : ndarray of shape (n_classes,)
+    C_ : float
+        The chosen ``C``.
+    C_1se_ : float
+        The one-standard-error ``C`` (whatever ``selection`` is).
+    l1_ratio_ : float
+    Cs_ : ndarray of shape (n_Cs,)
+        The grid, ascending.
+    l1_ratios_ : ndarray of shape (n_l1_ratios,)
+    scores_ : ndarray of shape (n_folds, n_Cs) or (n_folds, n_l1_ratios, n_Cs)
+        Validation score of each fold's model at each ``C``.
+    coefs_paths_ : ndarray of shape (n_folds, n_Cs, n_classes, n_features + fit_intercept)
+        Each fold's coefficients (intercept last, centred) along the path; with
+        ``l1_ratios`` an l1_ratio axis after the folds'.
+    n_iter_ : ndarray of int of shape (n_folds, n_Cs) or (n_folds, n_l1_ratios, n_Cs)
+        Newton (or FISTA) iterations of the joint fit of the folds at each ``C``.
+    cv_results_ : dict of ndarray
+        One entry per (l1_ratio, C): ``"C"``, ``"l1_ratio"``, ``"mean_test_score"``,
+        ``"std_test_score"`` (ddof 0), ``"sem_test_score"`` (standard error: ddof 1 over
+        ``sqrt(n_folds)``), ``"rank_test_score"``, ``"split{i}_test_score"``, the same
+        mean/std/sem for ``"log_loss"`` and ``"accuracy"``, ``"n_iter"`` and ``"fitted"``.
+    oof_proba_ : ndarray of shape (n_samples, n_Cs, n_classes)
+        Only with ``keep_oof=True`` (an l1_ratio axis before ``n_Cs`` with ``l1_ratios``).
+    best_estimator_ : SoftmaxRegression
+        The model that predicts.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = SoftmaxRegressionCV(Cs=[0.01, 0.1, 1.0, 10.0], cv=3).fit(X, y)
+    >>> clf.scores_.shape, float(clf.C_)
+    ((3, 4), 10.0)
+    >>> round(clf.score(X, y), 2)
+    0.98
+    """
+
+    classes_: Array
+    coef_: Array
+    intercept_: Array
+    C_: float
+    C_1se_: float
+    l1_ratio_: float
+    Cs_: Array
+    scores_: Array
+    coefs_paths_: Array
+    n_iter_: Array
+    cv_results_: dict[str, Array]
+    best_estimator_: SoftmaxRegression
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "Cs": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "l1_ratios": ["array-like", None],
+        "fit_intercept": ["boolean"],
+        "cv": ["cv_object"],
+        "scoring": [StrOptions(set(get_scorer_names())), callable, None],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "refit": ["boolean"],
+        "random_state": ["random_state"],
+        "selection": [StrOptions({"min", "1se"})],
+        "keep_oof": ["boolean"],
+        "early_stopping": ["boolean"],
+        "input_scale": [Interval(Real, 0, None, closed="neither"), None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        Cs: int | ArrayLike = 10,
+        *,
+        l1_ratios: ArrayLike | None = None,
+        fit_intercept: bool = True,
+        cv: Any = None,
+        scoring: Any = "neg_log_loss",
+        tol: float = 1e-4,
+        max_iter: int = 100,
+        class_weight: dict[Any, float] | str | None = None,
+        refit: bool = True,
+        random_state: Any = None,
+        selection: str = "min",
+        keep_oof: bool = False,
+        early_stopping: bool = False,
+        input_scale: float | None = None,
+        verbose: int = 0,
+    ) -> None:
+        self.Cs = Cs
+        self.l1_ratios = l1_ratios
+        self.fit_intercept = fit_intercept
+        self.cv = cv
+        self.scoring = scoring
+        self.tol = tol
+        self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.refit = refit
+        self.random_state = random_state
+        self.selection = selection
+        self.keep_oof = keep_oof
+        self.early_stopping = early_stopping
+        self.input_scale = input_scale
+        self.verbose = verbose
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # -- fitting -------------------------------------------------------------------------------
+
+    def _dtypes(self, X: Any) -> Any:
+        integer = isinstance(X, np.ndarray) and np.issubdtype(X.dtype, np.integer)
+        return None if integer and self.input_scale is not None else [np.float64, np.float32]
+
+    def _l1_ratios(self) -> Array:
+        if self.l1_ratios is None:
+            return np.zeros(1)
+        ratios = np.asarray(self.l1_ratios, dtype=np.float64).ravel()
+        if ratios.size == 0 or not np.all((ratios >= 0) & (ratios <= 1)):
+            raise ValueError(
+                f"l1_ratios must be a non-empty list of floats in [0, 1], got {self.l1_ratios!r}"
+            )
+        return ratios
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Any:
+        """Cross-validate the path on ``X`` (n_samples, n_features) and ``y``; refit."""
+        reject_multilabel(y, type(self).__name__, "OneVsRestClassifier(SoftmaxRegressionCV())")
+        X, y_arr = validate_data(self, X, y, accept_sparse="csr", dtype=self._dtypes(X))
+        y = np.asarray(y_arr)
+        check_classification_targets(y)
+        self.classes_ = as_label_array(y)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in y, but y "
+                f"contains only one class: {self.classes_[0]!r}."
+            )
+        y_enc = encode_labels(y, self.classes_)
+        k = len(self.classes_)
+        dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float32)
+        sw = _check_sample_weight(sample_weight, X, dtype=dtype, ensure_non_negative=True)
+        if self.class_weight is not None:
+            cw = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+            sw = sw * cw[y_enc].astype(dtype)
+        check_weighted_classes(y_enc, k, sw)
+        scale = 1.0 if self.input_scale is None else float(self.input_scale)
+        ratios = self._l1_ratios()
+        grid = check_Cs(self.Cs)
+        if isinstance(grid, int):
+            grid = default_Cs(
+                X, y_enc, k, sw, n_Cs=grid, scale=scale, fit_intercept=self.fit_intercept
+            )
+        folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
+        n_folds, n = len(folds), X.shape[0]
+        if self.keep_oof:
+            counts = np.zeros(n, dtype=np.intp)
+            for _, test in folds:
+                counts[test] += 1
+            if not np.all(counts == 1):
+                raise ValueError(
+                    "keep_oof=True needs cv folds whose validation sets partition the rows "
+                    "(each row validated exactly once), as KFold / StratifiedKFold give"
+                )
+        # Columns: the fold models (training rows only), then the full-data model.
+        model_weight = np.zeros((n, n_folds + 1))
+        for f, (train, _) in enumerate(folds):
+            model_weight[train, f] = sw[train]
+            if not model_weight[:, f].sum() > 0:
+                raise ValueError(f"fold {f} has no training rows with positive sample_weight")
+        model_weight[:, n_folds] = sw
+        if not self.refit:
+            model_weight = model_weight[:, :n_folds]
+
+        scorer = _scorer(self.scoring)
+        n_Cs, n_l1 = len(grid), len(ratios)
+        shape = (n_folds, n_l1, n_Cs)
+        self._score_table = {name: np.full(shape, np.nan) for name in ("score", "log_loss", "acc")}
+        n_iter = np.zeros(shape, dtype=np.intp)
+        d = X.shape[1]
+        paths = np.full((n_folds, n_l1, n_Cs, k, d + int(self.fit_intercept)), np.nan, dtype)
+        full_path: dict[tuple[int, int], Array] = {}
+        oof = np.full((n, n_l1, n_Cs, k), np.nan, dtype) if self.keep_oof else None
+
+        basis = None
+        for i, l1_ratio in enumerate(ratios):
+            stacked = StackedSoftmaxObjective(
+                X,
+                y_enc,
+                k,
+                model_weight,
+                C=float(grid[0]),
+                l1_ratio=float(l1_ratio),
+                fit_intercept=self.fit_intercept,
+                scale=scale,
+                feature_basis=basis,
+            )
+
+            def on_C(
+                j: int,
+                objective: Any,
+                state: FitState,
+                i: int = i,
+                l1_ratio: float = float(l1_ratio),
+            ) -> bool:
+                w = state.w
+                log_proba = objective.log_proba(w)
+                coef, intercept = objective.unravel(w)
+                for f, (_, test) in enumerate(folds):
+                    paths[f, i, j, :, :d] = coef[f]
+                    if intercept is not None:
+                        paths[f, i, j, :, d] = intercept[f] - intercept[f].mean()
+                    lp = log_proba[test, f]
+                    yt = y_enc[test]
+                    ll = -float(np.mean(lp[np.arange(len(test)), yt], dtype=np.float64))
+                    acc = float(np.mean(np.argmax(lp, axis=1) == yt))
+                    self._score_table["log_loss"][f, i, j] = ll
+                    self._score_table["acc"][f, i, j] = acc
+                    self._score_table["score"][f, i, j] = (
+                        -ll
+                        if scorer == "neg_log_loss"
+                        else acc
+                        if scorer == "accuracy"
+                        else scorer(
+                            self._model(coef[f], intercept, f, l1_ratio, j, grid), X[test], y[test]
+                        )
+                    )
+                    if oof is not None:
+                        oof[test, i, j] = np.exp(lp)
+                    n_iter[f, i, j] = state.n_iter
+                if self.refit:
+                    full_path[i, j] = np.array(objective.model_params(w, n_folds), copy=True)
+                if self.verbose:
+                    mean = np.mean(self._score_table["score"][:, i, j])
+                    print(
+                        f"[SoftmaxRegressionCV] l1_ratio={l1_ratio:g} C={grid[j]:.4g}: "
+                        f"mean score {mean:.6g} ({state.n_iter} iterations)"
+                    )
+                return self.early_stopping and _passed_best(self._score_table["score"][:, i])
+
+            follow_path(
+                stacked.with_C,
+                np.zeros(stacked.n_params, dtype=stacked.dtype),
+                grid,
+                solver="fista" if l1_ratio > 0 else "newton-cg",
+                tol=float(self.tol),
+                max_iter=int(self.max_iter),
+                on_C=on_C,
+            )
+            basis = stacked._basis
+
+        self.Cs_ = grid
+        self.l1_ratios_ = ratios
+        self._set_results(n_iter)
+        i_best, j_best, j_1se = _select(self._score_table["score"])
+        self.C_1se_ = float(grid[j_1se])
+        j_sel = j_best if self.selection == "min" else j_1se
+        self.C_ = float(grid[j_sel])
+        self.l1_ratio_ = float(ratios[i_best])
+        squeeze = self.l1_ratios is None
+        self.scores_ = self._score_table["score"][:, 0] if squeeze else self._score_table["score"]
+        self.coefs_paths_ = paths[:, 0] if squeeze else paths
+        self.n_iter_ = n_iter[:, 0] if squeeze else n_iter
+        if oof is not None:
+            self.oof_proba_ = oof[:, 0] if squeeze else oof
+        del self._score_table
+
+        best = self._new_model(self.C_, self.l1_ratio_)
+        if self.refit:
+            start = full_path[i_best, j_sel]
+            coef, intercept = start[: k * d].reshape(k, d), start[k * d :]
+            best.classes_ = self.classes_
+            best.coef_ = coef
+            best.intercept_ = intercept if self.fit_intercept else np.zeros(k, dtype)
+            best.set_params(warm_start=True)
+            best.fit(X, y, sample_weight)
+        else:
+            chosen = paths[:, i_best, j_sel]
+            best.classes_ = self.classes_
+            best.coef_ = chosen[:, :, :d].mean(axis=0).astype(dtype)
+            best.intercept_ = (
+                chosen[:, :, d].mean(axis=0).astype(dtype)
+                if self.fit_intercept
+                else np.zeros(k, dtype)
+            )
+            best.n_features_in_ = d
+            best.n_iter_ = 0
+            best.history_ = []
+        self.best_estimator_ = best
+        self.coef_, self.intercept_ = best.coef_, best.intercept_
+        return self
+
+    def _new_model(self, C: float, l1_ratio: float) -> SoftmaxRegression:
+        penalty = "l2" if l1_ratio == 0 else ("l1" if l1_ratio == 1 else "elasticnet")
+        return SoftmaxRegression(
+            penalty,
+            C=C,
+            l1_ratio=l1_ratio if penalty == "elasticnet" else None,
+            fit_intercept=self.fit_intercept,
+            class_weight=self.class_weight,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            input_scale=self.input_scale,
+        )
+
+    def _model(
+        self, coef: Array, intercept: Array | None, f: int, l1_ratio: float, j: int, grid: Array
+    ) -> SoftmaxRegression:
+        """A fitted ``SoftmaxRegression`` holding fold ``f``'s model at ``grid[j]`` (for
+        scorers)."""
+        model = self._new_model(float(grid[j]), float(l1_ratio))
+        model.classes_ = self.classes_
+        model.coef_ = np.array(coef, copy=True)
+        k = coef.shape[0]
+        model.intercept_ = (
+            np.zeros(k, coef.dtype) if intercept is None else np.array(intercept[f], copy=True)
+        )
+        model.n_features_in_ = coef.shape[1]
+        model.n_iter_ = 0
+        model.history_ = []
+        return model
+
+    def _set_results(self, n_iter: Array) -> None:
+        table = self._score_table
+        n_folds, n_l1, n_Cs = table["score"].shape
+        results: dict[str, Array] = {
+            "C": np.tile(self.Cs_, n_l1),
+            "l1_ratio": np.repeat(self.l1_ratios_, n_Cs),
+        }
+        for key, name in (("score", "score"), ("log_loss", "log_loss"), ("acc", "accuracy")):
+            values = table[key].reshape(n_folds, n_l1 * n_Cs)
+            results[f"mean_test_{name}"] = values.mean(axis=0)
+            results[f"std_test_{name}"] = values.std(axis=0)
+            results[f"sem_test_{name}"] = (
+                values.std(axis=0, ddof=1) / np.sqrt(n_folds)
+                if n_folds > 1
+                else np.zeros(n_l1 * n_Cs)
+            )
+            if key == "score":
+                for f in range(n_folds):
+                    results[f"split{f}_test_score"] = values[f]
+        mean = np.where(np.isnan(results["mean_test_score"]), -np.inf, results["mean_test_score"])
+        order = np.argsort(-mean, kind="stable")
+        rank = np.empty(len(mean), dtype=np.intp)
+        rank[order] = np.arange(1, len(mean) + 1)
+        results["rank_test_score"] = rank
+        results["n_iter"] = n_iter[0].reshape(-1)
+        results["fitted"] = ~np.isnan(results["mean_test_score"])
+        self.cv_results_ = results
+
+    # -- prediction ----------------------------------------------------------------------------
+
+    def _validated(self, X: Any) -> Any:
+        check_is_fitted(self)
+        return validate_data(self, X, accept_sparse="csr", dtype=self._dtypes(X), reset=False)
+
+    def decision_function(self, X: Any) -> Array:
+        """Logits, shape (n_samples, n_classes); for two classes ``z_1 - z_0`` (n_samples,)."""
+        X = self._validated(X)
+        return self.best_estimator_.decision_function(X)
+
+    def predict_proba(self, X: Any) -> Array:
+        """Class probabilities, shape (n_samples, n_classes)."""
+        X = self._validated(X)
+        return self.best_estimator_.predict_proba(X)
+
+    def predict_log_proba(self, X: Any) -> Array:
+        """Log class probabilities (stable ``log_softmax``), shape (n_samples, n_classes)."""
+        X = self._validated(X)
+        return self.best_estimator_.predict_log_proba(X)
+
+    def predict(self, X: Any) -> Array:
+        """Most probable class label, shape (n_samples,)."""
+        X = self._validated(X)
+        return self.best_estimator_.predict(X)
+
+
+def _scorer(scoring: Any) -> Any:
+    """``"neg_log_loss"`` / ``"accuracy"`` (computed from the path's pass), or a scorer."""
+    if scoring in ("neg_log_loss", "accuracy"):
+        return scoring
+    if scoring is None:
+        return "accuracy"  # ClassifierMixin.score, as scikit-learn's scoring=None
+    return check_scoring(SoftmaxRegression(), scoring=scoring)
+
+
+def _passed_best(scores: Array) -> bool:
+    """Whether the two newest ``C`` both score below ``best - se(best)`` (mean over folds).
+
+    ``scores`` (n_folds, n_Cs) holds NaN for ``C`` not yet fitted.
+    """
+    done = ~np.isnan(scores[0])
+    j = int(done.sum())
+    if j < 3:
+        return False
+    mean = scores[:, :j].mean(axis=0)
+    best = int(np.argmax(mean))
+    n_folds = scores.shape[0]
+    se = float(scores[:, best].std(ddof=1) / np.sqrt(n_folds)) if n_folds > 1 else 0.0
+    return best <= j - 3 and bool(np.all(mean[j - 2 : j] < mean[best] - se))
+
+
+def _select(scores: Array) -> tuple[int, int, int]:
+    """``(l1 index, C index)`` of the best mean score, and the one-standard-error C index.
+
+    ``scores`` has shape (n_folds, n_l1, n_Cs) with NaN where not fitted. The 1se C is the
+    smallest (strongest penalty) whose mean is at least ``best - se(best)``, for the best
+    l1_ratio.
+    """
+    mean = scores.mean(axis=0)
+    if np.all(np.isnan(mean)):
+        raise ValueError("every validation score is NaN: the scorer returned no number")
+    flat = int(np.nanargmax(mean))
+    i, j = np.unravel_index(flat, mean.shape)
+    n_folds = scores.shape[0]
+    se = float(scores[:, i, j].std(ddof=1) / np.sqrt(n_folds)) if n_folds > 1 else 0.0
+    within = np.flatnonzero(mean[i] >= mean[i, j] - se)
+    return int(i), int(j), int(within.min())

@@ -1,0 +1,218 @@
+"""SoftmaxRegressionCV against separate fold fits, scikit-learn's LogisticRegressionCV and its
+own stated rules (standard errors, the one-standard-error C, early stopping, refit)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.metrics import balanced_accuracy_score, log_loss
+from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold
+
+from softreg import SoftmaxRegression, SoftmaxRegressionCV
+
+CS = np.logspace(-3, 2, 6)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(
+        n_samples=300,
+        n_features=6,
+        n_informative=4,
+        n_redundant=0,
+        n_classes=3,
+        n_clusters_per_class=1,
+        class_sep=0.7,
+        random_state=0,
+    )
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return SoftmaxRegressionCV(Cs=CS, cv=4, tol=1e-8, keep_oof=True).fit(X, y)
+
+
+def test_scores_and_paths_equal_separate_fold_fits(data, fitted):
+    X, y = data
+    folds = list(StratifiedKFold(4).split(X, y))
+    assert fitted.scores_.shape == (4, 6)
+    assert fitted.coefs_paths_.shape == (4, 6, 3, 7)
+    assert fitted.n_iter_.shape == (4, 6)
+    for f, (train, test) in enumerate(folds):
+        for j, C in enumerate(CS):
+            alone = SoftmaxRegression(C=C, tol=1e-8).fit(X[train], y[train])
+            np.testing.assert_allclose(fitted.coefs_paths_[f, j, :, :6], alone.coef_, atol=1e-6)
+            np.testing.assert_allclose(fitted.coefs_paths_[f, j, :, 6], alone.intercept_, atol=1e-6)
+            expected = -log_loss(y[test], alone.predict_proba(X[test]), labels=[0, 1, 2])
+            assert fitted.scores_[f, j] == pytest.approx(expected, abs=1e-8)
+            np.testing.assert_allclose(
+                fitted.oof_proba_[test, j], alone.predict_proba(X[test]), atol=1e-7
+            )
+
+
+def test_agrees_with_logistic_regression_cv_on_the_same_folds(data, fitted):
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        ref = LogisticRegressionCV(
+            Cs=CS,
+            cv=StratifiedKFold(4),
+            scoring="neg_log_loss",
+            l1_ratios=(0.0,),
+            use_legacy_attributes=False,
+            tol=1e-10,
+            max_iter=10_000,
+        ).fit(X, y)
+    np.testing.assert_allclose(fitted.scores_, ref.scores_[:, 0], atol=1e-6)
+    assert pytest.approx(float(ref.C_)) == fitted.C_
+    np.testing.assert_allclose(fitted.coef_, ref.coef_, atol=1e-5)
+
+
+def test_cv_results_hold_mean_std_and_standard_error(fitted):
+    res = fitted.cv_results_
+    np.testing.assert_array_equal(res["C"], CS)
+    splits = np.array([res[f"split{f}_test_score"] for f in range(4)])
+    np.testing.assert_allclose(splits, fitted.scores_)
+    np.testing.assert_allclose(res["mean_test_score"], fitted.scores_.mean(axis=0))
+    np.testing.assert_allclose(res["std_test_score"], fitted.scores_.std(axis=0))
+    np.testing.assert_allclose(res["sem_test_score"], fitted.scores_.std(axis=0, ddof=1) / 2)
+    np.testing.assert_allclose(res["mean_test_log_loss"], -res["mean_test_score"])
+    assert np.all((res["mean_test_accuracy"] > 0.3) & (res["mean_test_accuracy"] <= 1))
+    assert res["rank_test_score"][np.argmax(res["mean_test_score"])] == 1
+    assert res["fitted"].all()
+
+
+def test_one_standard_error_rule(data, fitted):
+    res = fitted.cv_results_
+    best = int(np.argmax(res["mean_test_score"]))
+    assert CS[best] == fitted.C_
+    threshold = res["mean_test_score"][best] - res["sem_test_score"][best]
+    within = CS[res["mean_test_score"] >= threshold]
+    assert fitted.C_1se_ == within.min()
+    assert fitted.C_1se_ <= fitted.C_
+    X, y = data
+    one_se = SoftmaxRegressionCV(Cs=CS, cv=4, tol=1e-8, selection="1se").fit(X, y)
+    assert fitted.C_1se_ == one_se.C_
+    np.testing.assert_allclose(
+        one_se.coef_, SoftmaxRegression(C=fitted.C_1se_, tol=1e-8).fit(X, y).coef_, atol=1e-6
+    )
+
+
+def test_refit_is_warm_started_from_the_full_data_path(data, fitted):
+    X, y = data
+    alone = SoftmaxRegression(C=fitted.C_, tol=1e-8).fit(X, y)
+    np.testing.assert_allclose(fitted.coef_, alone.coef_, atol=1e-6)
+    np.testing.assert_allclose(fitted.predict_proba(X), alone.predict_proba(X), atol=1e-6)
+    # It started at the full-data path's optimum: at most a polishing step was left to do,
+    # where a cold start needs several Newton iterations.
+    assert fitted.best_estimator_.n_iter_ <= 1 < alone.n_iter_
+    assert fitted.score(X, y) == alone.score(X, y)
+
+
+def test_refit_false_averages_the_fold_models_at_the_chosen_c(data, fitted):
+    X, y = data
+    model = SoftmaxRegressionCV(Cs=CS, cv=4, tol=1e-8, refit=False).fit(X, y)
+    j = int(np.flatnonzero(CS == model.C_)[0])
+    np.testing.assert_allclose(
+        model.coef_, fitted.coefs_paths_[:, j, :, :6].mean(axis=0), atol=1e-6
+    )
+    assert model.predict(X).shape == (300,)
+
+
+def test_early_stopping_stops_after_the_best_and_keeps_the_choice():
+    # Many noise features: the validation loss clearly rises past its best.
+    X, y = make_classification(
+        n_samples=200,
+        n_features=30,
+        n_informative=5,
+        n_redundant=0,
+        n_classes=3,
+        n_clusters_per_class=1,
+        class_sep=0.7,
+        random_state=0,
+    )
+    grid = np.logspace(-3, 4, 12)
+    full = SoftmaxRegressionCV(Cs=grid, cv=4).fit(X, y)
+    early = SoftmaxRegressionCV(Cs=grid, cv=4, early_stopping=True).fit(X, y)
+    done = early.cv_results_["fitted"]
+    n_done = int(done.sum())
+    assert n_done < len(grid)
+    assert done[:n_done].all()
+    assert np.isnan(early.scores_[:, n_done:]).all()
+    assert np.isnan(early.coefs_paths_[:, n_done:]).all()
+    np.testing.assert_allclose(early.scores_[:, :n_done], full.scores_[:, :n_done])
+    assert early.C_ == full.C_
+    # The stop rule: the last two fitted C both below the best mean minus its standard error.
+    mean = early.cv_results_["mean_test_score"][:n_done]
+    best = int(np.argmax(mean))
+    sem = early.cv_results_["sem_test_score"][best]
+    assert np.all(mean[-2:] < mean[best] - sem)
+
+
+def test_uint8_input_scale_and_float32(data):
+    X, y = data
+    rng = np.random.default_rng(0)
+    pixels = np.clip(X * 40 + 128 + rng.normal(0, 1, X.shape), 0, 255).astype(np.uint8)
+    raw = SoftmaxRegressionCV(Cs=[0.01, 1.0], cv=3, input_scale=1 / 255).fit(pixels, y)
+    as_float = SoftmaxRegressionCV(Cs=[0.01, 1.0], cv=3).fit(
+        (pixels / np.float32(255)).astype(np.float32), y
+    )
+    assert raw.coef_.dtype == np.float32
+    assert raw.coefs_paths_.dtype == np.float32
+    np.testing.assert_allclose(raw.scores_, as_float.scores_, atol=1e-4)
+    np.testing.assert_allclose(raw.coef_, as_float.coef_, atol=1e-3)
+    np.testing.assert_array_equal(raw.predict(pixels), as_float.predict(pixels / 255))
+
+
+def test_scorers_other_than_log_loss(data):
+    X, y = data
+    folds = list(KFold(3).split(X))
+    model = SoftmaxRegressionCV(Cs=[0.1], cv=KFold(3), scoring="balanced_accuracy").fit(X, y)
+    for f, (train, test) in enumerate(folds):
+        alone = SoftmaxRegression(C=0.1).fit(X[train], y[train])
+        expected = balanced_accuracy_score(y[test], alone.predict(X[test]))
+        assert model.scores_[f, 0] == pytest.approx(expected, abs=0.01)
+    acc = SoftmaxRegressionCV(Cs=[0.1], cv=KFold(3), scoring=None).fit(X, y)
+    expected = [
+        np.mean(SoftmaxRegression(C=0.1).fit(X[tr], y[tr]).predict(X[te]) == y[te])
+        for tr, te in folds
+    ]
+    np.testing.assert_allclose(acc.scores_[:, 0], expected, atol=0.01)
+
+
+def test_l1_ratios_add_an_axis_and_zero_is_l2(data):
+    X, y = data
+    model = SoftmaxRegressionCV(Cs=[0.05, 0.5], cv=3, l1_ratios=[0.0, 1.0], tol=1e-6).fit(X, y)
+    assert model.scores_.shape == (3, 2, 2)
+    assert model.coefs_paths_.shape == (3, 2, 2, 3, 7)
+    assert model.cv_results_["l1_ratio"].tolist() == [0.0, 0.0, 1.0, 1.0]
+    l2 = SoftmaxRegressionCV(Cs=[0.05, 0.5], cv=3, tol=1e-6).fit(X, y)
+    np.testing.assert_allclose(model.scores_[:, 0], l2.scores_, atol=1e-6)
+    assert model.l1_ratio_ in (0.0, 1.0)
+    assert np.sum(model.coefs_paths_[:, 1, 0, :, :6] == 0) > 0  # strong L1: exact zeros
+
+
+def test_binary_and_string_labels(data):
+    X, y = data
+    labels = np.array(["cat", "dog"])[(y > 0).astype(int)]
+    model = SoftmaxRegressionCV(Cs=[0.1, 1.0], cv=3).fit(X, labels)
+    assert model.decision_function(X).shape == (300,)
+    assert set(model.predict(X)) <= {"cat", "dog"}
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"Cs": [1.0, -2.0]}, "Cs must be"),
+        ({"l1_ratios": [1.5]}, "l1_ratios must be"),
+        ({"keep_oof": True, "cv": ShuffleSplit(3, random_state=0)}, "partition the rows"),
+    ],
+)
+def test_bad_settings_are_named(data, params, match):
+    X, y = data
+    with pytest.raises(ValueError, match=match):
+        SoftmaxRegressionCV(**params).fit(X, y)

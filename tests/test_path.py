@@ -1,0 +1,133 @@
+"""The default grid rule and regularization_path, against explicit Hessians and fits."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+
+from softreg import SoftmaxRegression, SoftmaxRegressionCV, regularization_path
+from softreg.objective import SoftmaxObjective
+from softreg.path import check_Cs, default_Cs, null_model_curvature
+
+
+def make_data(n=300, d=5, k=3, seed=0):
+    X, y = make_classification(
+        n_samples=n,
+        n_features=d,
+        n_informative=3,
+        n_redundant=0,
+        n_classes=k,
+        n_clusters_per_class=1,
+        class_sep=0.8,
+        random_state=seed,
+    )
+    return X, y
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_null_model_curvature_is_the_top_eigenvalue_of_the_explicit_hessian(fit_intercept):
+    # Reference: the data term's Hessian at the null model, built column by column from
+    # SoftmaxObjective's Hessian-vector products, then numpy's eigvalsh.
+    X, y = make_data(n=120, d=4)
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    obj = SoftmaxObjective(X, y, 3, sw, C=np.inf, fit_intercept=fit_intercept)
+    w = np.zeros(obj.n_params)
+    if fit_intercept:
+        p0 = np.bincount(y, weights=sw) / sw.sum()
+        obj.unravel(w)[1][:] = np.log(p0)
+    _, hessp = obj.grad_hessp(w)
+    H = np.column_stack([hessp(e) for e in np.eye(obj.n_params)])
+    expected = np.linalg.eigvalsh((H + H.T) / 2).max()
+    h_max = null_model_curvature(X, y, 3, sw, fit_intercept=fit_intercept)
+    assert h_max == pytest.approx(expected, rel=1e-10)
+
+
+def test_grid_follows_the_scale_of_X_and_the_total_weight():
+    X, y = make_data()
+    grid = default_Cs(X, y, 3)
+    assert grid.shape == (10,)
+    np.testing.assert_allclose(np.log10(grid[-1] / grid[0]), 6.0)
+    # Without an intercept (whose constant feature does not scale) the grid scales exactly.
+    plain = default_Cs(X, y, 3, fit_intercept=False)
+    np.testing.assert_allclose(default_Cs(3.0 * X, y, 3, fit_intercept=False), plain / 9.0)
+    np.testing.assert_allclose(default_Cs(X, y, 3, np.full(len(y), 2.0)), grid / 2.0, rtol=1e-10)
+    np.testing.assert_allclose(default_Cs(X / 255.0, y, 3, scale=255.0), grid, rtol=1e-10)
+    assert default_Cs(X, y, 3, n_Cs=1).shape == (1,)
+
+
+def test_strongest_c_of_the_grid_shrinks_the_model_strongly():
+    # At C_min the penalty equals the largest curvature: the fitted coefficients are a small
+    # fraction of the weakest C's, the predictions close to the class priors.
+    X, y = make_data()
+    path = regularization_path(X, y, 10)
+    norms = np.linalg.norm(path.coef.reshape(10, -1), axis=1)
+    assert np.all(np.diff(norms) > 0)
+    assert norms[0] < 0.5 * norms[-1]
+    proba = SoftmaxRegression(C=path.Cs[0]).fit(X, y).predict_proba(X)
+    assert np.abs(proba - np.bincount(y) / len(y)).max() < 0.5
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cross_validated_optimum_is_inside_the_default_grid(seed):
+    X, y = make_data(n=400, d=8, k=3, seed=seed)
+    cv = SoftmaxRegressionCV(cv=4).fit(X, y)
+    assert cv.Cs_[0] < cv.C_ < cv.Cs_[-1]
+
+
+def test_path_equals_separate_fits_and_scikit_learn():
+    X, y = make_data()
+    Cs = [0.01, 0.1, 1.0]
+    path = regularization_path(X, y, Cs, tol=1e-9)
+    assert path.coef.shape == (3, 3, 5)
+    for j, C in enumerate(Cs):
+        alone = SoftmaxRegression(C=C, tol=1e-9).fit(X, y)
+        np.testing.assert_allclose(path.coef[j], alone.coef_, atol=1e-6)
+        np.testing.assert_allclose(path.intercept[j], alone.intercept_, atol=1e-6)
+        ref = LogisticRegression(C=C, tol=1e-10, max_iter=10_000).fit(X, y)
+        np.testing.assert_allclose(path.coef[j], ref.coef_, atol=1e-5)
+    assert np.all(path.n_iter >= 1)
+
+
+def test_path_sorts_the_grid_and_handles_weights_uint8_and_l1():
+    X, y = make_data()
+    path = regularization_path(X, y, [1.0, 0.01], sample_weight=np.full(len(y), 2.0))
+    np.testing.assert_array_equal(path.Cs, [0.01, 1.0])
+    same = regularization_path(X, y, [0.02, 2.0])  # weights 2 at C: weights 1 at 2 C
+    np.testing.assert_allclose(path.coef, same.coef, atol=1e-4)
+    pixels = np.random.default_rng(0).integers(0, 256, X.shape).astype(np.uint8)
+    raw = regularization_path(pixels, y, [0.1], input_scale=1 / 255)
+    scaled = regularization_path((pixels / np.float32(255)).astype(np.float32), y, [0.1])
+    assert raw.coef.dtype == np.float32
+    np.testing.assert_allclose(raw.coef, scaled.coef, atol=1e-4)
+    lasso = regularization_path(X, y, [0.05], l1_ratio=1.0, tol=1e-7)
+    alone = SoftmaxRegression(penalty="l1", C=0.05, tol=1e-7).fit(X, y)
+    np.testing.assert_allclose(lasso.coef[0], alone.coef_, atol=1e-3)
+    assert np.sum(lasso.coef[0] == 0) > 0
+
+
+@pytest.mark.parametrize(
+    ("Cs", "error", "match"),
+    [
+        (0, ValueError, "Cs must be an int >= 1"),
+        ([], ValueError, "non-empty 1-d list"),
+        ([1.0, -1.0], ValueError, "finite floats > 0"),
+        ([1.0, np.inf], ValueError, "finite floats > 0"),
+        ([[1.0]], ValueError, "1-d"),
+        (["a"], TypeError, "Cs must be an int or a list"),
+    ],
+)
+def test_bad_grids_are_named(Cs, error, match):
+    with pytest.raises(error, match=match):
+        check_Cs(Cs)
+
+
+def test_bad_arguments_are_named():
+    X, y = make_data(n=30)
+    with pytest.raises(ValueError, match="l1_ratio must be in"):
+        regularization_path(X, y, 3, l1_ratio=2.0)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        regularization_path(X, np.zeros(30), 3)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        regularization_path(X, y[:10], 3)
+    with pytest.raises(ValueError, match="no variation"):
+        default_Cs(np.zeros((4, 2)), np.array([0, 1, 0, 1]), 2, fit_intercept=False)
