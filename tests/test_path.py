@@ -100,7 +100,7 @@ def test_path_sorts_the_grid_and_handles_weights_uint8_and_l1():
     assert raw.coef.dtype == np.float32
     np.testing.assert_allclose(raw.coef, scaled.coef, atol=1e-4)
     lasso = regularization_path(X, y, [0.05], l1_ratio=1.0, tol=1e-7)
-    alone = SoftmaxRegression(penalty="l1", C=0.05, tol=1e-7).fit(X, y)
+    alone = SoftmaxRegression(l1_ratio=1.0, C=0.05, tol=1e-7).fit(X, y)
     np.testing.assert_allclose(lasso.coef[0], alone.coef_, atol=1e-3)
     assert np.sum(lasso.coef[0] == 0) > 0
 

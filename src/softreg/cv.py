@@ -25,6 +25,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from softreg._sklearn_params import n_iter_array
 from softreg._validation import as_label_array, encode_labels, reject_multilabel
 from softreg.objective_stacked import StackedSoftmaxObjective
 from softreg.optim._fit_core import FitState
@@ -372,18 +373,17 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
                 else np.zeros(k, dtype)
             )
             best.n_features_in_ = d
-            best.n_iter_ = 0
+            best.n_iter_ = n_iter_array(0)
             best.history_ = []
         self.best_estimator_ = best
         self.coef_, self.intercept_ = best.coef_, best.intercept_
         return self
 
     def _new_model(self, C: float, l1_ratio: float) -> SoftmaxRegression:
-        penalty = "l2" if l1_ratio == 0 else ("l1" if l1_ratio == 1 else "elasticnet")
+        # scikit-learn 1.9's API: l1_ratio alone chooses L2 / L1 / elastic net.
         return SoftmaxRegression(
-            penalty,
             C=C,
-            l1_ratio=l1_ratio if penalty == "elasticnet" else None,
+            l1_ratio=float(l1_ratio),
             fit_intercept=self.fit_intercept,
             class_weight=self.class_weight,
             tol=self.tol,
@@ -404,7 +404,7 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             np.zeros(k, coef.dtype) if intercept is None else np.array(intercept[f], copy=True)
         )
         model.n_features_in_ = coef.shape[1]
-        model.n_iter_ = 0
+        model.n_iter_ = n_iter_array(0)
         model.history_ = []
         return model
 
