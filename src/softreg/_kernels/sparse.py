@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from softreg._kernels import compiled, compiled_sparse
-from softreg._kernels.passes import _pool, default_workers
+from softreg._kernels.passes import _log_softmax_inplace, _pool, default_workers
 
 Array = NDArray[Any]
 
@@ -160,13 +160,6 @@ def _check_labels(y: NDArray[np.intp], n_samples: int, n_classes: int) -> None:
             f"y must hold class indices in 0..{n_classes - 1} (n_classes={n_classes}), got "
             f"labels from {int(y.min())} to {int(y.max())}"
         )
-
-
-def _log_softmax_inplace(logits: Array) -> Array:
-    # Stable form: z - max(z) - log(sum(exp(z - max(z)))); the exponents are <= 0.
-    logits -= logits.max(axis=1, keepdims=True)
-    logits -= np.log(np.exp(logits).sum(axis=1, keepdims=True))
-    return logits
 
 
 def loss_grad(
