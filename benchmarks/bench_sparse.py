@@ -170,11 +170,15 @@ def run_problem(name: str, X: Any, y: Any, C: float, repeats: int, memory: bool)
     f = {label: objective64(X, y, C, r[0], r[1]) for label, r in results.items()}
     t = {label: float(np.median(v)) for label, v in times.items()}
     best_sk = min(("sklearn newton-cg", "sklearn lbfgs"), key=lambda c: t[c])
-    print(f"{'fit':<20}{'seconds':>9}{'objective':>16}{'f - f_sk_ncg':>14}  ratio  notes")
+    print(
+        f"{'fit':<20}{'seconds':>9}{'(min-max)':>14}{'objective':>16}{'f - f_sk_ncg':>14}"
+        "  ratio  notes"
+    )
     for label in contenders:
         ratio = t[label] / t["softreg default"]
         print(
-            f"{label:<20}{t[label]:>9.2f}{f[label]:>16.9f}{f[label] - f['sklearn newton-cg']:>14.2e}"
+            f"{label:<20}{t[label]:>9.2f}{f'({min(times[label]):.2f}-{max(times[label]):.2f})':>14}"
+            f"{f[label]:>16.9f}{f[label] - f['sklearn newton-cg']:>14.2e}"
             f"  {ratio:5.2f}x  {results[label][2]}"
         )
     print(

@@ -17,7 +17,6 @@ ill-conditioning; the feature factor of K-FAC would be a dense ``(d + 1) x (d + 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -74,7 +73,7 @@ def inverse(
     *,
     fit_intercept: bool,
     dtype: Any,
-) -> Callable[[Array], Array]:
+) -> DiagonalInverse:
     """``r -> r / (diag + lambda)`` for flat vectors ``r`` in the objective's layout.
 
     ``lambda`` is ``l2_strength`` plus a tiny damping relative to the largest entry, so the
@@ -94,9 +93,19 @@ def inverse(
     inv += np.float32(max(l2_strength + 1e-8 * top, 1e-30))
     np.reciprocal(inv, out=inv)
 
-    out_dtype = np.dtype(dtype)
+    return DiagonalInverse(inv, np.dtype(dtype))
 
-    def apply(r: Array) -> Array:
-        return np.multiply(r, inv, dtype=out_dtype)
 
-    return apply
+class DiagonalInverse:
+    """``r -> m r`` with ``m`` the float32 vector ``inverse_diagonal``, result in ``dtype``.
+
+    Conjugate gradients may read ``inverse_diagonal`` to fuse the product into its own vector
+    updates (:mod:`softreg._kernels.cg_update`) instead of calling the operator.
+    """
+
+    def __init__(self, inverse_diagonal: Array, dtype: np.dtype[Any]) -> None:
+        self.inverse_diagonal = inverse_diagonal
+        self.dtype = dtype
+
+    def __call__(self, r: Array) -> Array:
+        return np.multiply(r, self.inverse_diagonal, dtype=self.dtype)

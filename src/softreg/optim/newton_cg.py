@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from softreg._kernels import axpy
+from softreg._kernels import axpy, cg_update
 from softreg.optim._guards import require_finite
 from softreg.optim._result import Callback, SolverResult, max_abs, record, warn_not_converged
 
@@ -79,9 +79,12 @@ def _conjugate_gradient(
     ``precond(r)`` applies an approximation of ``H^{-1}`` (identity when None). Each
     ``(d, H d)`` is appended to ``pairs`` when given (a bounded deque keeps only the newest).
     On non-positive curvature it returns the iterate so far (the preconditioned steepest
-    descent direction on the first iteration), which is still a descent direction.
+    descent direction on the first iteration), which is still a descent direction. With a
+    diagonal preconditioner and no pairs, the vector updates run fused in two compiled passes
+    (:mod:`softreg._kernels.cg_update`); the arithmetic is the same.
     """
     dtype = grad.dtype
+    fused = _fusable_diagonal(precond, grad, pairs)
     p = np.zeros_like(grad)
     r = -grad
     z = r if precond is None else precond(r)
@@ -97,6 +100,18 @@ def _conjugate_gradient(
         if pairs is not None:
             pairs.append((d.copy(), hd))
         alpha = rz / curvature
+        if fused is not None:  # the same updates in two passes over the vectors
+            gp, pr, rz_new = cg_update.step(alpha, d, hd, p, r, grad, fused)
+            del hd
+            q = 0.5 * (gp - pr)
+            if q < 0 and (i + 1) * (q - q_prev) / q <= rtol:
+                return p, i + 1
+            q_prev = q
+            if rz_new == 0:  # exact solution
+                return p, i + 1
+            cg_update.direction(rz_new / rz, d, r, fused)
+            rz = rz_new
+            continue
         axpy(alpha, d, p)  # in place: no temporary the size of the parameters
         axpy(-alpha, hd, r)
         del hd  # (kept in `pairs` if wanted) the next product's vector may take its memory
@@ -113,6 +128,23 @@ def _conjugate_gradient(
         del z  # as for hd: at most one of them alive while the next is computed
         rz = rz_new
     return p, max_iter
+
+
+def _fusable_diagonal(precond: Any, grad: NDArray[Any], pairs: Any) -> NDArray[Any] | None:
+    """The preconditioner's diagonal when CG can fuse its vector updates, else None.
+
+    Fused when the preconditioner is a plain diagonal (it exposes ``inverse_diagonal``), no
+    curvature pairs are collected and the compiled loops are there; the NumPy path above does
+    the same arithmetic otherwise.
+    """
+    m = getattr(precond, "inverse_diagonal", None)
+    if m is None or pairs is not None or not cg_update.AVAILABLE:
+        return None
+    if grad.ndim != 1 or not grad.flags.c_contiguous or grad.dtype.kind != "f":
+        return None
+    if m.shape != grad.shape or not m.flags.c_contiguous:
+        return None
+    return np.asarray(m)
 
 
 def minimize_newton_cg(
