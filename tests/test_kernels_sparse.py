@@ -257,3 +257,55 @@ def test_kfac_on_sparse_x_equals_kfac_on_its_dense_copy():
     _, _, h = obj.loss_grad_hessp(w)
     _, _, hd = dense.loss_grad_hessp(w)
     np.testing.assert_allclose(h.preconditioner()(w), hd.preconditioner()(w), rtol=1e-10)
+
+
+def test_row_ranges_balance_entries_plus_a_cost_per_row():
+    # One dense row of 1000 entries, then 1000 rows of one entry: by entries alone the cut falls
+    # right after the dense row; with a cost of 1 per row, where rows plus entries are halved.
+    lens = np.array([1000] + [1] * 1000)
+    indptr = np.concatenate([[0], np.cumsum(lens)])
+    X = sp.csr_matrix((np.ones(indptr[-1]), np.zeros(indptr[-1], int), indptr), shape=(1001, 1))
+    assert sparse.row_ranges(X, 2) == [(0, 1), (1, 1001)]
+    (a, cut), (cut2, b) = sparse.row_ranges(X, 2, per_major=1.0)
+    assert (a, b) == (0, 1001) and cut == cut2
+    cost = indptr + np.arange(1002)
+    assert abs(cost[cut] - cost[-1] / 2) <= 2
+
+
+@pytest.mark.skipif(not compiled.AVAILABLE, reason="numba is not installed")
+@pytest.mark.parametrize("n_workers", [1, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_passes_span_several_column_blocks(n_workers, dtype):
+    """Wider than the compiled loops' column block, cut into unaligned thread ranges, and with
+    empty column blocks: the column-wise passes equal the row-wise ones."""
+    from softreg._kernels import compiled_sparse
+
+    d = 3 * compiled_sparse.COLUMN_BLOCK + 77
+    X, y, sw = make_sparse(n=60, d=d, k=5, density=0.01, dtype=dtype)
+    X = X.tolil()
+    X[:, 1024:2100] = 0  # at least one whole block with no entries
+    X = X.tocsr()
+    X.eliminate_zeros()
+    weight = (sw / sw.sum()).astype(dtype)
+    rng = np.random.default_rng(3)
+    coef = rng.standard_normal((5, d)).astype(dtype)
+    b = rng.standard_normal(5).astype(dtype)
+    Xc = X.tocsc()
+    rtol = 2e-5 if dtype == np.float32 else 1e-12
+    proba = np.empty((60, 5), dtype)
+    f_rows, g_rows, gb_rows = sparse.loss_grad(X, y, weight, coef, b, scale=0.5, proba_out=proba)
+    f_cols, g_cols, gb_cols = sparse_columns.loss_grad(
+        Xc, y, weight, coef, b, scale=0.5, n_workers=n_workers
+    )
+    assert f_cols == pytest.approx(f_rows, rel=rtol)
+    np.testing.assert_allclose(g_cols, g_rows, rtol=rtol, atol=rtol * np.abs(g_rows).max())
+    np.testing.assert_allclose(gb_cols, gb_rows, rtol=rtol, atol=rtol)
+    v = rng.standard_normal((5, d)).astype(dtype)
+    h_rows, _ = sparse.hessp(X, weight, proba, v, b, scale=0.5)
+    h_cols, _ = sparse_columns.hessp(Xc, weight, proba, v, b, scale=0.5, n_workers=n_workers)
+    np.testing.assert_allclose(h_cols, h_rows, rtol=rtol, atol=rtol * np.abs(h_rows).max())
+    D_rows, _ = sparse.hessian_diagonal(X, weight, proba, scale=0.5)
+    D_cols, _ = sparse_columns.hessian_diagonal(Xc, weight, proba, scale=0.5, n_workers=n_workers)
+    drtol = 1e-6 if dtype == np.float32 else 1e-12  # from float32 probabilities
+    np.testing.assert_allclose(D_cols, D_rows, rtol=drtol, atol=1e-15)
+    assert not D_cols[:, 1024:2100].any()

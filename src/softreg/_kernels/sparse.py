@@ -86,15 +86,19 @@ def wants_compiled(use: bool | None = None) -> bool:
     return bool(use)
 
 
-def row_ranges(X: Any, n_workers: int | None = None) -> list[tuple[int, int]]:
-    """Contiguous ranges of ``X``'s major axis (rows of CSR, columns of CSC) holding about the
-    same number of stored entries each."""
+def row_ranges(
+    X: Any, n_workers: int | None = None, per_major: float = 0.0
+) -> list[tuple[int, int]]:
+    """Contiguous ranges of ``X``'s major axis (rows of CSR, columns of CSC) of about the same
+    cost each: a range costs its stored entries plus ``per_major`` for each row (column) in it.
+    """
     n_major = len(X.indptr) - 1
     nnz = int(X.indptr[-1])
     n = n_workers or max(1, min(default_workers(), nnz // MIN_NNZ_PER_WORKER))
     if n <= 1 or n_major <= 1:
         return [(0, n_major)]
-    cuts = np.searchsorted(X.indptr, np.linspace(0, nnz, n + 1)[1:-1], side="left")
+    cost = X.indptr if not per_major else X.indptr + per_major * np.arange(n_major + 1)
+    cuts = np.searchsorted(cost, np.linspace(0, cost[-1], n + 1)[1:-1], side="left")
     bounds = [0, *sorted({int(c) for c in cuts if 0 < c < n_major}), n_major]
     return list(itertools.pairwise(bounds))
 
