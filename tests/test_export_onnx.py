@@ -279,3 +279,49 @@ def test_agrees_with_skl2onnx_on_the_same_coefficients(softmax_model, digits, tm
     label, proba = _run(path, X.astype(np.float32))
     np.testing.assert_allclose(proba, their_proba, atol=1e-5)
     np.testing.assert_array_equal(label, their_label)
+
+
+@pytest.fixture(scope="module")
+def wide_sparse():
+    """A text-shaped problem: 300 L2-normalised sparse rows over 20000 features, 4 classes."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    X = sp.random(300, 20_000, density=0.003, random_state=0, format="csr")
+    X = sp.csr_matrix(X.multiply(1 / np.sqrt(X.multiply(X).sum(axis=1) + 1e-12)))
+    y = rng.integers(0, 4, 300)
+    return X, y, SoftmaxRegression(C=100.0).fit(X, y)
+
+
+def test_wide_sparse_model_is_checked_on_sparse_rows(wide_sparse, tmp_path) -> None:
+    from softreg.export import api
+
+    X, _, model = wide_sparse
+    path = tmp_path / "m.onnx"
+    out = export_onnx(model, path)
+    rows = max(16, api.MAX_CHECK_ENTRIES // 20_000)
+    assert out["parity"]["passed"]
+    assert out["parity"]["n_samples"] == rows
+    assert out["parity"]["data"] == (
+        f"{rows} random sparse rows of standard normal inputs (64 non-zero of 20000 features each)"
+    )
+    dense = X[:50].toarray().astype(np.float32)
+    label, proba = _run(path, dense)
+    np.testing.assert_allclose(proba, model.predict_proba(X[:50]), atol=1e-5)
+    np.testing.assert_array_equal(label, model.predict(X[:50]))
+
+
+def test_sparse_check_data_is_densified_in_bounded_rows(wide_sparse, tmp_path, monkeypatch):
+    from softreg.export import api
+
+    X, _, model = wide_sparse
+    out = export_onnx(model, tmp_path / "a.onnx", check_data=X[:40].tocsc())
+    assert out["parity"]["data"] == "40 given sparse inputs, densified"
+    monkeypatch.setattr(api, "MAX_CHECK_ENTRIES", 20 * 20_000)
+    out = export_onnx(model, tmp_path / "b.onnx", check_data=X)
+    assert out["parity"]["n_samples"] == 20
+    assert out["parity"]["data"] == (
+        f"20 given sparse inputs, densified (the first 20 of 300: at most {20 * 20_000} entries)"
+    )
+    with pytest.raises(ValueError, match=r"\(n_samples >= 1, 20000\), got a sparse matrix of"):
+        export_onnx(model, tmp_path / "c.onnx", check_data=X[:, :100])

@@ -267,7 +267,8 @@ def test_row_ranges_balance_entries_plus_a_cost_per_row():
     X = sp.csr_matrix((np.ones(indptr[-1]), np.zeros(indptr[-1], int), indptr), shape=(1001, 1))
     assert sparse.row_ranges(X, 2) == [(0, 1), (1, 1001)]
     (a, cut), (cut2, b) = sparse.row_ranges(X, 2, per_major=1.0)
-    assert (a, b) == (0, 1001) and cut == cut2
+    assert (a, b) == (0, 1001)
+    assert cut == cut2
     cost = indptr + np.arange(1002)
     assert abs(cost[cut] - cost[-1] / 2) <= 2
 

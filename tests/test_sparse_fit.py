@@ -53,6 +53,23 @@ def test_preconditioner_is_chosen_by_shape_and_recorded_in_history():
     assert {row["preconditioner"] for row in wide_fit.history_} == {"diagonal"}
 
 
+@pytest.mark.parametrize("fmt", ["csc", "coo", "lil"])
+def test_other_sparse_formats_fit_as_csr_and_verbose_says_so(fmt, capsys):
+    X, y = text_like(n=150, d=800)
+    reference = SoftmaxRegression(C=10.0).fit(X, y)
+    other = X.asformat(fmt)
+    quiet = SoftmaxRegression(C=10.0).fit(other, y)
+    assert capsys.readouterr().out == ""
+    np.testing.assert_array_equal(quiet.coef_, reference.coef_)
+    loud = SoftmaxRegression(C=10.0, verbose=1).fit(other, y)
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == (
+        f"[SoftmaxRegression] X is a sparse {fmt.upper()} matrix: converted to CSR once "
+        f"(a copy of its {other.nnz} entries)"
+    )
+    np.testing.assert_array_equal(loud.coef_, reference.coef_)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_default_fit_on_text_matches_sklearn_newton_cg(dtype):
     X, y = text_like()

@@ -195,6 +195,25 @@ def check_numeric_X(X: Any, name: str = "X") -> None:
         )
 
 
+def report_sparse_format(X: Any, estimator: str, verbose: Any) -> None:
+    """Say, when ``verbose``, that a sparse ``X`` other than CSR is converted to CSR for a fit.
+
+    The conversion copies X's entries once (the passes read CSR); scikit-learn's
+    ``validate_data`` does it silently.
+
+    Examples
+    --------
+    >>> report_sparse_format(sp.eye(3, format="csc"), "SoftmaxRegression", verbose=1)
+    [SoftmaxRegression] X is a sparse CSC matrix: converted to CSR once (a copy of its 3 entries)
+    >>> report_sparse_format(sp.eye(3, format="csr"), "SoftmaxRegression", verbose=1)
+    """
+    if verbose and sp.issparse(X) and X.format != "csr":
+        print(
+            f"[{estimator}] X is a sparse {X.format.upper()} matrix: converted to CSR once "
+            f"(a copy of its {X.nnz} entries)"
+        )
+
+
 def check_magnitude(X: Any, scale: float = 1.0, name: str = "X") -> None:
     """Raise ValueError if ``|scale * X|`` is too large for the fit's floating-point arithmetic.
 

@@ -26,7 +26,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from softreg._sklearn_params import n_iter_array
-from softreg._validation import as_label_array, encode_labels, reject_multilabel
+from softreg._validation import (
+    as_label_array,
+    encode_labels,
+    reject_multilabel,
+    report_sparse_format,
+)
 from softreg.objective_stacked import StackedSoftmaxObjective
 from softreg.optim._fit_core import FitState
 from softreg.path import check_Cs, check_weighted_classes, default_Cs, follow_path
@@ -80,7 +85,8 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
     input_scale : float > 0 or None, default=None
         The model sees ``input_scale * X``; integer ``X`` (uint8 pixels) is kept as it is.
     verbose : int, default=0
-        Print one line per ``C`` when > 0.
+        Print one line per ``C`` when > 0 (and a line when a sparse X other than CSR is
+        converted to CSR).
 
     Attributes
     ----------
@@ -216,6 +222,7 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Any:
         """Cross-validate the path on ``X`` (n_samples, n_features) and ``y``; refit."""
         reject_multilabel(y, type(self).__name__, "OneVsRestClassifier(SoftmaxRegressionCV())")
+        report_sparse_format(X, type(self).__name__, self.verbose)
         X, y_arr = validate_data(self, X, y, accept_sparse="csr", dtype=self._dtypes(X))
         y = np.asarray(y_arr)
         check_classification_targets(y)

@@ -36,6 +36,7 @@ from softreg._validation import (
     check_numeric_X,
     encode_labels,
     reject_multilabel,
+    report_sparse_format,
 )
 from softreg.functional import log_softmax, softmax
 from softreg.io import register_estimator
@@ -113,7 +114,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, SparseCoefMixin, 
         Maximum iterations (epochs for ``"sgd"``/``"adam"``); 0 keeps the start point (with a
         ``ConvergenceWarning``).
     verbose : int, default=0
-        Print one line per iteration when > 0.
+        Print one line per iteration when > 0 (and a line when a sparse X other than CSR is
+        converted to CSR).
     warm_start : bool, default=False
         Continue the previous fit when classes and shapes match: from its ``coef_`` and
         ``intercept_`` and, if they are as it left them, its solver state (``"newton-cg"``'s
@@ -339,6 +341,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, SparseCoefMixin, 
     def _validate_fit_data(self, X: Any, y: Any, reset: bool) -> tuple[Any, NDArray[Any]]:
         reject_multilabel(y, type(self).__name__, "MLPClassifier or OneVsRestClassifier")
         check_numeric_X(X)
+        report_sparse_format(X, type(self).__name__, self.verbose)
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=self._dtypes(X), reset=reset)
         check_magnitude(X, setup.scale_of(self))
         check_classification_targets(y)

@@ -19,6 +19,7 @@ threads. The worker threads run the chunks with the GIL released (``nogil``).
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import Any
 
@@ -107,7 +108,7 @@ def _run(work: Any, n: int) -> None:
         work(0, n_chunks)
         return
     bounds = np.linspace(0, n_chunks, workers + 1).astype(int).tolist()
-    futures = [_pool().submit(work, lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+    futures = [_pool().submit(work, lo, hi) for lo, hi in itertools.pairwise(bounds)]
     for f in futures:
         f.result()
 
