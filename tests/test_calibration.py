@@ -152,3 +152,16 @@ def test_mlp_carries_a_temperature_too(tmp_path):
     carried.temperature_ = -1.0
     with pytest.raises(ValueError, match="temperature_"):
         load(save(carried, tmp_path / "bad.npz"))
+
+
+def test_sparse_input_gives_the_dense_temperature():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    X = sp.random(400, 3000, density=0.005, random_state=0, format="csr")
+    y = rng.integers(0, 3, 400)
+    y[np.asarray(X[:, :40].sum(axis=1)).ravel() > 0.2] = 0
+    sparse = TemperatureScaling(SoftmaxRegression(C=10.0, tol=1e-8), cv=3).fit(X.tocsc(), y)
+    dense = TemperatureScaling(SoftmaxRegression(C=10.0, tol=1e-8), cv=3).fit(X.toarray(), y)
+    assert sparse.temperature_ == pytest.approx(dense.temperature_, rel=1e-5)
+    np.testing.assert_allclose(sparse.predict_proba(X), dense.predict_proba(X.toarray()), atol=1e-6)

@@ -216,3 +216,24 @@ def test_bad_settings_are_named(data, params, match):
     X, y = data
     with pytest.raises(ValueError, match=match):
         SoftmaxRegressionCV(**params).fit(X, y)
+
+
+def test_sparse_wide_input_matches_dense(monkeypatch):
+    # Wide enough for the diagonal preconditioner and the Lanczos grid (thresholds lowered so
+    # the dense twin is small): sparse and dense X give the same path.
+    import scipy.sparse as sp
+
+    from softreg import _kernels
+
+    monkeypatch.setattr(_kernels.kfac, "MAX_FEATURES", 50)
+    monkeypatch.setattr(_kernels.kfac, "DENSE_EIGEN_MAX", 50)
+    rng = np.random.default_rng(2)
+    X = sp.random(300, 400, density=0.03, random_state=2, format="csr")
+    y = rng.integers(0, 3, 300)
+    y[np.asarray(X[:, :20].sum(axis=1)).ravel() > 0.1] = 0
+    sparse = SoftmaxRegressionCV(Cs=4, cv=3, tol=1e-8).fit(X.tocsc(), y)
+    dense = SoftmaxRegressionCV(Cs=4, cv=3, tol=1e-8).fit(X.toarray(), y)
+    np.testing.assert_allclose(sparse.Cs_, dense.Cs_, rtol=1e-7)
+    np.testing.assert_allclose(sparse.scores_, dense.scores_, rtol=1e-6, atol=1e-8)
+    assert sparse.C_ == dense.C_
+    np.testing.assert_allclose(sparse.coef_, dense.coef_, atol=1e-5)

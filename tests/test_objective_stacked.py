@@ -194,3 +194,23 @@ def test_each_models_intercept_shift_leaves_the_data_term_unchanged(shift, scale
     _, intercept = stacked.unravel(shifted)
     intercept[1] += shift  # only the second model's intercepts move
     assert stacked.loss(shifted) == pytest.approx(f, rel=1e-9, abs=1e-9 * (scale + abs(shift)))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_wide_x_gets_each_models_diagonal_preconditioner(sparse, monkeypatch):
+    # Wider than the Kronecker-factored preconditioner allows: no (d+1) x (d+1) basis is made,
+    # and each model's block is the inverse diagonal of that model's own objective.
+    monkeypatch.setattr(_kernels.kfac, "MAX_FEATURES", 5)
+    X, y, weight = make_problem(n=700, d=8, k=3, n_models=3)
+    X = sp.csr_matrix(X) if sparse else X
+    stacked = StackedSoftmaxObjective(X, y, 3, weight, C=0.7, scale=0.5)
+    w = np.random.default_rng(7).standard_normal(stacked.n_params) * 0.3
+    _, g, hessp = stacked.loss_grad_hessp(w)
+    assert hessp.preconditioner_name == "diagonal"
+    precond = hessp.preconditioner()
+    assert stacked._basis is None
+    for m, single in enumerate(separate(X, y, 3, weight, C=0.7, scale=0.5)):
+        _, _, h_m = single.loss_grad_hessp(stacked.model_params(w, m))
+        assert h_m.preconditioner_name == "diagonal"
+        expected = h_m.preconditioner()(stacked.model_params(g, m))
+        np.testing.assert_allclose(stacked.model_params(precond(g), m), expected, rtol=1e-5)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
@@ -131,3 +132,24 @@ def test_bad_arguments_are_named():
         regularization_path(X, y[:10], 3)
     with pytest.raises(ValueError, match="no variation"):
         default_Cs(np.zeros((4, 2)), np.array([0, 1, 0, 1]), 2, fit_intercept=False)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_wide_sparse_grid_needs_no_d_by_d_matrix(fit_intercept, monkeypatch):
+    # Above DENSE_EIGEN_MAX the largest eigenvalue comes from Lanczos on the same rows and
+    # weights: the same number as the dense eigendecomposition gives.
+    from softreg import _kernels
+
+    rng = np.random.default_rng(4)
+    X = sp.random(3000, 300, density=0.05, random_state=4, format="csr")
+    y = rng.integers(0, 3, 3000)
+    sw = rng.uniform(0.5, 2.0, 3000)
+    exact = null_model_curvature(X, y, 3, sw, scale=0.7, fit_intercept=fit_intercept)
+    monkeypatch.setattr(_kernels.kfac, "DENSE_EIGEN_MAX", 10)
+    monkeypatch.setattr(
+        _kernels.kfac, "feature_basis", lambda *a, **k: pytest.fail("formed the d x d matrix")
+    )
+    lanczos = null_model_curvature(X, y, 3, sw, scale=0.7, fit_intercept=fit_intercept)
+    assert lanczos == pytest.approx(exact, rel=1e-7)
+    dense = null_model_curvature(X.toarray(), y, 3, sw, scale=0.7, fit_intercept=fit_intercept)
+    assert dense == pytest.approx(exact, rel=1e-7)  # < 4096 rows: all rows either way

@@ -171,3 +171,57 @@ def test_million_column_fit_under_a_memory_cap():
     assert result["preconditioner"] == ["diagonal"]
     assert result["grad_norm"] <= 1e-4
     assert result["train_accuracy"] > 0.9  # 3000 rows, 10^6 columns: separable
+
+
+_CAPPED_CV = textwrap.dedent(
+    """
+    import json, resource, warnings
+    import numpy as np, scipy.sparse as sp
+    from softreg import SoftmaxRegressionCV
+
+    rng = np.random.default_rng(1)
+    n, d, k, per_row = 600, 300_000, 3, 20
+    X = sp.csr_matrix(
+        (rng.random(n * per_row), rng.integers(0, d, n * per_row),
+         np.arange(0, n * per_row + 1, per_row)),
+        shape=(n, d),
+    )
+    y = rng.integers(0, k, n)
+    with warnings.catch_warnings():  # compile the passes, start the threads
+        warnings.simplefilter("ignore")
+        SoftmaxRegressionCV(Cs=2, cv=2, max_iter=1).fit(X[:60], y[:60])
+
+    def vm_bytes():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+
+    cap = vm_bytes() + {budget}
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    cv = SoftmaxRegressionCV(Cs=3, cv=3).fit(X, y)
+    print(json.dumps({{"C": cv.C_, "scores": np.asarray(cv.scores_).tolist(),
+                      "refit": [r["preconditioner"] for r in cv.best_estimator_.history_]
+                      if hasattr(cv, "best_estimator_") else None}}))
+    """
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc and RLIMIT_AS")
+def test_cross_validation_on_text_width_needs_no_d_by_d_matrix():
+    # 3 x 10^5 columns: the default grid's eigenvalue and the stacked fold models'
+    # preconditioner must not form a (d+1) x (d+1) matrix (720 GB); the 3 folds + the full
+    # model, 3 classes, are 4 x 0.9 million parameters (7.2 MB a model vector) and the path
+    # keeps 3 x 3 coefficient matrices: all well within the cap.
+    budget = 1200 * 2**20
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1] / "src"))
+    out = subprocess.run(
+        [sys.executable, "-c", _CAPPED_CV.format(budget=budget)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert np.isfinite(result["scores"]).all()

@@ -59,9 +59,7 @@ from softreg import _kernels
 Array = NDArray[Any]
 HessP = Callable[[Array], Array]  # a HessianOperator, or any v -> H v
 
-# The Kronecker-factored preconditioner's feature factor is a dense (d+1) x (d+1) matrix, its
-# eigendecomposition O(d^3): 8 MB and ~0.2 s at this size, used only up to it (and for dense X).
-KFAC_MAX_FEATURES = 1025
+KFAC_MAX_FEATURES = _kernels.kfac.MAX_FEATURES  # see there
 
 
 class L1Part:
@@ -345,7 +343,7 @@ class SoftmaxObjective(L1Part):
         O(n_classes * n_features) in memory. Measured on 15000 rows of Fashion-MNIST as CSR
         (784 correlated pixels): K-FAC 8.8 s, 9 iterations; diagonal 24.4 s, 12 iterations.
         """
-        small = self.n_features + int(self.fit_intercept) <= KFAC_MAX_FEATURES
+        small = self.n_features + int(self.fit_intercept) <= _kernels.kfac.MAX_FEATURES
         return "kfac" if small else "diagonal"
 
 

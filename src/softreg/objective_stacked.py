@@ -136,6 +136,7 @@ class StackedSoftmaxObjective:
         self.l2_strength = (1.0 - self.l1_ratio) * penalty  # one per model
         self.l1_strength = self.l1_ratio * penalty
         self._basis = feature_basis
+        self._squared: Any = None  # X * X for sparse X, made by the first diagonal preconditioner
 
     def with_C(self, C: float) -> StackedSoftmaxObjective:
         """The same models and data with another ``C`` (shares ``X``, weights and basis)."""
@@ -366,6 +367,23 @@ class StackedSoftmaxObjective:
             out_intercept[...] = np.sum([p[1] for p in parts], axis=0)
         return out
 
+    def squared_product(self, H: Array) -> Array:
+        """``H^T (X * X)`` of shape (n_cols, n_features), float64, for ``H`` (n_samples, n_cols).
+
+        A sparse ``X``'s squared entries are kept after the first call (one more copy of its
+        stored values); a dense ``X`` is squared a block of rows at a time.
+        """
+        if not self.dense:
+            if self._squared is None:
+                self._squared = self.X.multiply(self.X).tocsr().astype(np.float64)
+            return np.asarray((self._squared.T @ H).T)
+        out = np.zeros((H.shape[1], self.n_features))
+        for lo in range(0, self.n_samples, _BLOCK_ROWS):
+            hi = min(lo + _BLOCK_ROWS, self.n_samples)
+            block = np.square(np.asarray(self.X[lo:hi], np.float64))
+            out += H[lo:hi].T @ block
+        return out
+
     def feature_basis(self) -> tuple[Array, Array]:
         """The preconditioner's feature basis (see :mod:`softreg._kernels.kfac`), cached.
 
@@ -395,10 +413,22 @@ class StackedHessian:
     def __call__(self, v: Array) -> Array:
         return self.objective._hessp(self.proba, v)
 
+    @property
+    def preconditioner_name(self) -> str:
+        """``"kfac"`` or ``"diagonal"``, chosen by X's shape as for one model (see
+        :attr:`softreg.objective.SoftmaxObjective.preconditioner_name`)."""
+        obj = self.objective
+        small = obj.n_features + int(obj.fit_intercept) <= _kernels.kfac.MAX_FEATURES
+        return "kfac" if small else "diagonal"
+
     def preconditioner(self) -> Callable[[Array], Array]:
         """``r -> M r``: per model, the Kronecker-factored inverse of
         :func:`softreg._kernels.inverse`, all sharing one feature basis (so the products
-        with it are wide: all the models' classes at once)."""
+        with it are wide: all the models' classes at once), for X with few features; for
+        wide X (text, one-hot: a ``d x d`` basis would not fit) the inverse of each model's
+        Hessian diagonal (:func:`diagonal_inverse`)."""
+        if self.preconditioner_name == "diagonal":
+            return self.diagonal_inverse()
         obj = self.objective
         b, V = obj.feature_basis()
         k, d, M = obj.n_classes, obj.n_features, obj.n_models
@@ -433,3 +463,27 @@ class StackedHessian:
             return out.ravel().astype(obj.dtype, copy=False)
 
         return apply
+
+    def diagonal_inverse(self) -> _kernels.jacobi.DiagonalInverse:
+        """``r -> r / (diag H + lambda)`` over all the models, in the flat model-major layout.
+
+        Model ``m``'s entry for ``W[c, j]`` is ``sum_i w_im p_imc (1 - p_imc) (scale x_ij)^2``
+        (:mod:`softreg._kernels.jacobi`, one model at a time): one pass over ``X``, with the
+        squared entries of a sparse ``X`` made once per fit.
+        """
+        obj = self.objective
+        M, k, n = obj.n_models, obj.n_classes, obj.n_samples
+        P = self.proba.astype(np.float64)
+        H = (P * (1.0 - P) * obj.weight.astype(np.float64)[:, :, None]).reshape(n, M * k)
+        D = obj.squared_product(H) * (obj.scale * obj.scale)  # (M * k, d)
+        db = H.sum(axis=0).reshape(M, k)
+        parts = [
+            _kernels.jacobi.inverse(
+                (D[m * k : (m + 1) * k], db[m]),
+                float(obj.l2_strength[m]),
+                fit_intercept=obj.fit_intercept,
+                dtype=obj.dtype,
+            ).inverse_diagonal
+            for m in range(M)
+        ]
+        return _kernels.jacobi.DiagonalInverse(np.concatenate(parts), obj.dtype)

@@ -62,7 +62,9 @@ def null_model_curvature(
     """``h_max``: the largest eigenvalue of the data term's Hessian at the null model.
 
     See the module docstring. The feature factor is formed from at most 4096 evenly spaced
-    rows (:func:`softreg._kernels.feature_basis`), exact below that.
+    rows (:func:`softreg._kernels.feature_basis`), exact below that; with more than 2047
+    features its largest eigenvalue comes from Lanczos iterations instead
+    (:func:`softreg._kernels.kfac.largest_eigenvalue`), without the ``d x d`` matrix.
     """
     sw = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
     total = float(sw.sum())
@@ -71,11 +73,11 @@ def null_model_curvature(
     else:
         p0 = np.full(n_classes, 1.0 / n_classes)
     a_max = float(np.linalg.eigvalsh(np.diag(p0) - np.outer(p0, p0)).max())
-    if hasattr(X, "toarray"):
-        X = X[: _kernels.kfac.GRAM_ROWS].toarray()
+    if hasattr(X, "toarray"):  # a sparse X: its first rows (densified only when narrow)
+        X = X[: _kernels.kfac.GRAM_ROWS]
         sw = sw[: X.shape[0]]
-    b, _ = _kernels.feature_basis(X, sw, scale=scale, fit_intercept=fit_intercept)
-    return a_max * float(b.max())
+    b_max = _kernels.kfac.largest_eigenvalue(X, sw, scale=scale, fit_intercept=fit_intercept)
+    return a_max * b_max
 
 
 def default_Cs(
