@@ -387,3 +387,26 @@ def test_feature_names_must_match_n_features(
     model.feature_names_in_ = np.array([1, 2, 3, 4], dtype=object)
     with pytest.raises(TypeError, match="feature_names_in_ must be a 1-D array of str"):
         save(model, tmp_path / "m.npz")
+
+
+def test_sparsified_coef_round_trips_as_csr(tmp_path: Path) -> None:
+    import scipy.sparse as sp
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    model = softreg.SoftmaxRegression(C=0.05, l1_ratio=1.0, max_iter=300, tol=1e-3)
+    model.fit(X / 16, y).sparsify()
+    assert sp.issparse(model.coef_)
+    path = save(model, tmp_path / "sparse.npz")
+    loaded = load(path)
+    assert sp.issparse(loaded.coef_)
+    assert loaded.coef_.format == "csr"
+    for part in ("data", "indices", "indptr"):
+        np.testing.assert_array_equal(getattr(loaded.coef_, part), getattr(model.coef_, part))
+    assert (loaded.predict_proba(X / 16) == model.predict_proba(X / 16)).all()
+    arrays = _contents(path)
+    header = _header(arrays)
+    header["state"]["coef_"]["csr"]["shape"] = [10, 3]  # indices beyond the columns
+    _rewrite(path, _with_header(arrays, header))
+    with pytest.raises(ModelFileError, match="malformed sparse state entry for 'coef_'"):
+        load(path)

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from softreg.archive import checked_array, from_json, read_archive, to_json, write_archive
 
@@ -120,6 +121,20 @@ def _feature_names_array(value: Any) -> np.ndarray:
     return names.astype(str)
 
 
+_CSR_PARTS = ("data", "indices", "indptr")
+
+
+def _is_csr_entry(value: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> bool:
+    shape = value.get("shape")
+    return (
+        set(value) == {*_CSR_PARTS, "shape"}
+        and all(isinstance(value[p], str) and value[p] in arrays for p in _CSR_PARTS)
+        and isinstance(shape, list)
+        and len(shape) == 2
+        and all(isinstance(n, int) and n >= 0 for n in shape)
+    )
+
+
 def save(
     model: Any, path: str | os.PathLike[str], *, metadata: Mapping[str, Any] | None = None
 ) -> Path:
@@ -175,6 +190,12 @@ def save(
         if isinstance(value, np.ndarray):
             arrays[attr] = checked_array(value, f"model.{attr}")
             state[attr] = {"array": attr}
+        elif sp.issparse(value):  # a sparsified coef_: its CSR arrays and shape
+            csr = sp.csr_matrix(value)
+            keys = {part: f"{attr}.{part}" for part in _CSR_PARTS}
+            for part, key in keys.items():
+                arrays[key] = checked_array(getattr(csr, part), f"model.{attr}.{part}")
+            state[attr] = {"csr": {**keys, "shape": list(csr.shape)}}
         elif (
             isinstance(value, (list, tuple))
             and value
@@ -324,6 +345,15 @@ def load(path: str | os.PathLike[str]) -> Any:
             used.update(value)
         elif kind == "json":
             setattr(model, attr, from_json(value))
+        elif kind == "csr" and isinstance(value, dict) and _is_csr_entry(value, arrays):
+            parts = tuple(arrays[value[part]] for part in _CSR_PARTS)
+            try:
+                matrix = sp.csr_matrix(parts, shape=tuple(value["shape"]))
+                matrix.check_format(full_check=True)
+            except ValueError as exc:
+                raise fail(f"malformed sparse state entry for {attr!r} ({exc})") from None
+            setattr(model, attr, matrix)
+            used.update(value[part] for part in _CSR_PARTS)
         else:
             raise fail(f"malformed state entry for {attr!r}")
     if used != set(arrays):
