@@ -192,10 +192,10 @@ def save(
             state[attr] = {"array": attr}
         elif sp.issparse(value):  # a sparsified coef_: its CSR arrays and shape
             csr = sp.csr_matrix(value)
-            keys = {part: f"{attr}.{part}" for part in _CSR_PARTS}
-            for part, key in keys.items():
-                arrays[key] = checked_array(getattr(csr, part), f"model.{attr}.{part}")
-            state[attr] = {"csr": {**keys, "shape": list(csr.shape)}}
+            names = {part: f"{attr}.{part}" for part in _CSR_PARTS}
+            for part, name_ in names.items():
+                arrays[name_] = checked_array(getattr(csr, part), f"model.{attr}.{part}")
+            state[attr] = {"csr": {**names, "shape": list(csr.shape)}}
         elif (
             isinstance(value, (list, tuple))
             and value
