@@ -116,50 +116,40 @@ def test_curvature_pairs_stay_within_their_byte_budget():
     assert default_memory(big) * 2 * big.nbytes <= PAIRS_BUDGET_BYTES
 
 
-_CAPPED_FIT = textwrap.dedent(
-    """
-    import json, resource, warnings
-    import numpy as np, scipy.sparse as sp
-    from softreg import SoftmaxRegression
+_RANDOM_SPARSE = """
+import json, resource, warnings
+import numpy as np, scipy.sparse as sp
+from softreg import SoftmaxRegression, SoftmaxRegressionCV
 
-    rng = np.random.default_rng(0)
-    n, d, k, per_row = 3000, 1_000_000, 3, 20
-    X = sp.csr_matrix(
-        (rng.random(n * per_row), rng.integers(0, d, n * per_row),
-         np.arange(0, n * per_row + 1, per_row)),
-        shape=(n, d),
-    )
-    y = rng.integers(0, k, n)
-    with warnings.catch_warnings():  # compile the passes, start the threads
-        warnings.simplefilter("ignore")
-        SoftmaxRegression(C=1.0, max_iter=1).fit(X[:100], y[:100])
-
-    def vm_bytes():
-        for line in open("/proc/self/status"):
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-
-    cap = vm_bytes() + {budget}
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    model = SoftmaxRegression(C=1.0).fit(X, y)
-    print(json.dumps({{
-        "preconditioner": sorted({{r["preconditioner"] for r in model.history_}}),
-        "n_iter": int(model.n_iter_[0]),
-        "grad_norm": model.history_[-1]["grad_norm"],
-        "train_accuracy": float(model.score(X, y)),
-    }}))
-    """
+rng = np.random.default_rng({seed})
+n, d, k, per_row = {n}, {d}, 3, 20
+X = sp.csr_matrix(
+    (rng.random(n * per_row), rng.integers(0, d, n * per_row),
+     np.arange(0, n * per_row + 1, per_row)),
+    shape=(n, d),
 )
+y = rng.integers(0, k, n)
+with warnings.catch_warnings():  # compile the passes, start the threads
+    warnings.simplefilter("ignore")
+    {warm_up}
+
+def vm_bytes():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+
+cap = vm_bytes() + {budget}
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+"""
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc and RLIMIT_AS")
-def test_million_column_fit_under_a_memory_cap():
-    # 3 x 10^6 parameters (24 MB a vector): the fit must live in X plus a few such vectors.
-    # A d x d object (8 TB) or even a few dozen parameter vectors would break the 400 MB cap.
-    budget = 400 * 2**20
+def run_capped(*, seed, n, d, warm_up, budget, body):
+    """Run ``body`` on random sparse (n, d) data in a child process whose address space may
+    grow by ``budget`` bytes once the data is made; return the JSON its last line prints."""
+    script = _RANDOM_SPARSE.format(seed=seed, n=n, d=d, warm_up=warm_up, budget=budget)
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1] / "src"))
     out = subprocess.run(
-        [sys.executable, "-c", _CAPPED_FIT.format(budget=budget)],
+        [sys.executable, "-c", script + textwrap.dedent(body)],
         capture_output=True,
         text=True,
         env=env,
@@ -167,43 +157,31 @@ def test_million_column_fit_under_a_memory_cap():
         check=False,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc and RLIMIT_AS")
+def test_million_column_fit_under_a_memory_cap():
+    # 3 x 10^6 parameters (24 MB a vector): the fit must live in X plus a few such vectors.
+    # A d x d object (8 TB) or even a few dozen parameter vectors would break the 400 MB cap.
+    result = run_capped(
+        seed=0,
+        n=3000,
+        d=1_000_000,
+        warm_up="SoftmaxRegression(C=1.0, max_iter=1).fit(X[:100], y[:100])",
+        budget=400 * 2**20,
+        body="""
+        model = SoftmaxRegression(C=1.0).fit(X, y)
+        print(json.dumps({
+            "preconditioner": sorted({r["preconditioner"] for r in model.history_}),
+            "grad_norm": model.history_[-1]["grad_norm"],
+            "train_accuracy": float(model.score(X, y)),
+        }))
+        """,
+    )
     assert result["preconditioner"] == ["diagonal"]
     assert result["grad_norm"] <= 1e-4
     assert result["train_accuracy"] > 0.9  # 3000 rows, 10^6 columns: separable
-
-
-_CAPPED_CV = textwrap.dedent(
-    """
-    import json, resource, warnings
-    import numpy as np, scipy.sparse as sp
-    from softreg import SoftmaxRegressionCV
-
-    rng = np.random.default_rng(1)
-    n, d, k, per_row = 600, 300_000, 3, 20
-    X = sp.csr_matrix(
-        (rng.random(n * per_row), rng.integers(0, d, n * per_row),
-         np.arange(0, n * per_row + 1, per_row)),
-        shape=(n, d),
-    )
-    y = rng.integers(0, k, n)
-    with warnings.catch_warnings():  # compile the passes, start the threads
-        warnings.simplefilter("ignore")
-        SoftmaxRegressionCV(Cs=2, cv=2, max_iter=1).fit(X[:60], y[:60])
-
-    def vm_bytes():
-        for line in open("/proc/self/status"):
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-
-    cap = vm_bytes() + {budget}
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    cv = SoftmaxRegressionCV(Cs=3, cv=3).fit(X, y)
-    print(json.dumps({{"C": cv.C_, "scores": np.asarray(cv.scores_).tolist(),
-                      "refit": [r["preconditioner"] for r in cv.best_estimator_.history_]
-                      if hasattr(cv, "best_estimator_") else None}}))
-    """
-)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc and RLIMIT_AS")
@@ -212,16 +190,15 @@ def test_cross_validation_on_text_width_needs_no_d_by_d_matrix():
     # preconditioner must not form a (d+1) x (d+1) matrix (720 GB); the 3 folds + the full
     # model, 3 classes, are 4 x 0.9 million parameters (7.2 MB a model vector) and the path
     # keeps 3 x 3 coefficient matrices: all well within the cap.
-    budget = 1200 * 2**20
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1] / "src"))
-    out = subprocess.run(
-        [sys.executable, "-c", _CAPPED_CV.format(budget=budget)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
+    result = run_capped(
+        seed=1,
+        n=600,
+        d=300_000,
+        warm_up="SoftmaxRegressionCV(Cs=2, cv=2, max_iter=1).fit(X[:60], y[:60])",
+        budget=1200 * 2**20,
+        body="""
+        cv = SoftmaxRegressionCV(Cs=3, cv=3).fit(X, y)
+        print(json.dumps({"scores": np.asarray(cv.scores_).tolist()}))
+        """,
     )
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
     assert np.isfinite(result["scores"]).all()
