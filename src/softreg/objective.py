@@ -393,6 +393,17 @@ class HessianOperator:
             obj._basis = _kernels.feature_basis(
                 obj.X, obj.weight, scale=obj.scale, fit_intercept=obj.fit_intercept
             )
+        if _kernels.subspace.directions(obj.n_classes, len(obj._basis[0])):
+            return _kernels.subspace.preconditioner(
+                obj.X,
+                obj.weight,
+                self.proba,
+                obj._basis,
+                obj.l2_strength,
+                scale=obj.scale,
+                fit_intercept=obj.fit_intercept,
+                dtype=obj.dtype,
+            )
         return _kernels.inverse(
             obj._basis,
             self.proba,
