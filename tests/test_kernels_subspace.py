@@ -172,3 +172,17 @@ def test_directions_and_rows():
     assert len(rows) == 1000
     assert (rows[0], rows[-1]) == (0, 99_999)
     assert np.all(np.diff(rows) > 0)
+
+
+def test_without_a_block_the_preconditioner_is_kfac(monkeypatch):
+    Xu, _, weight, coef, intercept = make(n=50, d=12, k=3, seed=8)
+    proba = softmax(Xu / 255 @ coef.T + intercept, axis=1)
+    basis = feature_basis(Xu, weight, scale=1 / 255, fit_intercept=True)
+    monkeypatch.setattr(subspace, "MAX_BLOCK", 3 * 7)  # q = 7 < 8 of 13 directions: no block
+    assert subspace.directions(3, 13) == 0
+    apply = subspace.preconditioner(
+        Xu, weight, proba, basis, 0.01, scale=1 / 255, fit_intercept=True, dtype=np.float64
+    )
+    kw = {"n_features": 12, "fit_intercept": True, "dtype": np.float64}
+    r = np.random.default_rng(9).standard_normal(39)
+    np.testing.assert_array_equal(apply(r), inverse(basis, proba, weight, 0.01, **kw)(r))
