@@ -107,7 +107,10 @@ def preconditioner(
         dtype=dtype,
     )
     try:
-        return inverse(basis, block, Vq, *args, **kw)
+        # One BLAS thread for the factorisation too: OpenBLAS's threads keep spinning after a
+        # multi-threaded call and take the cores from the next pass's threads (see kfac).
+        with single_threaded_blas():
+            return inverse(basis, block, Vq, *args, **kw)
     except np.linalg.LinAlgError:  # not expected (see inverse's jitter): K-FAC alone
         return kfac.inverse(basis, *args, **kw)
 
