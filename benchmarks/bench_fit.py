@@ -1,16 +1,19 @@
 """Time ``SoftmaxRegression.fit`` against scikit-learn (and PyTorch) on real Fashion-MNIST.
 
-Run: ``.venv/bin/python benchmarks/bench_fit.py [--repeats 3] [--quick]`` (``make bench``).
+Run: ``.venv/bin/python benchmarks/bench_fit.py [--repeats 3] [--quick]`` (``make bench``);
+``--suite`` prints instead whether the default fit reaches scikit-learn's objective on seven
+problems (``fit_suite.py``).
 All contenders fit the same float32 ``X = pixels / 255`` (60000 x 784, C = 1) in one process,
 interleaved, ``repeats`` times; the table shows median times and the final objective
 ``mean log-loss + ||W||^2 / (2 C n)`` of each, evaluated by one shared float64 function.
 ``--quick`` fits the first 15000 rows once (a smoke run, not the published figures).
 
 Then: one loss+gradient evaluation of softreg against the "floor", a float32 GEMM with the
-same FLOP count (``2 * 2 * n * d * k``) timed in the same run; and, in child processes, the
-peak RSS of a fit from the uint8 images (``input_scale=1/255``) against the uint8 data size,
-with the compiled passes in numba's disk cache and, for comparison, on a first run that compiles
-them. For each missed speed target it then prints the figure, the profile behind it (one more
+same FLOP count (``2 * 2 * n * d * k``) timed in the same run, and the time per direction of
+a Hessian pass carrying r = 1, 4, 16, 64 directions (``wide_pass.py``); and, in child
+processes, the peak RSS of a fit from the uint8 images (``input_scale=1/255``) against the
+uint8 data size, with the compiled passes in numba's disk cache and, for comparison, on a
+first run that compiles them. For each missed speed target it then prints the figure, the profile behind it (one more
 fit with its passes counted and timed; the phases of one pass, from ``profile_pass.py``) and
 what would close it (the pass time or pass count the target needs).
 """
@@ -239,6 +242,9 @@ def per_evaluation(X: np.ndarray, y: np.ndarray, C: float, repeats: int = 9) -> 
         f"threads), {t_gemm1 * 1e3:.1f} ms (1 thread), {2 * m**3 / floor / 1e9:.0f} GFLOP/s"
     )
     print(f"loss+grad / floor = {t_eval / floor:.2f} (target <= 2.5)")
+    from wide_pass import per_direction, print_per_direction
+
+    print_per_direction(per_direction(X, y), floor)
     return t_eval, floor
 
 
@@ -312,7 +318,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="15000 rows, one run")
     parser.add_argument("--solvers", default="lbfgs", help="extra softreg solvers, comma-sep.")
+    parser.add_argument(
+        "--suite", action="store_true", help="the seven-problem suite (fit_suite.py) only"
+    )
     args = parser.parse_args(argv)
+    if args.suite:
+        from fit_suite import run_suite
+
+        return 0 if run_suite(fit_sklearn, fit_softreg) else 1
     C = 1.0
     Xu, y = load_fashion_mnist("train")
     Xu_test, y_test = load_fashion_mnist("test")

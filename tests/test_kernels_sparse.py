@@ -256,7 +256,9 @@ def test_kfac_on_sparse_x_equals_kfac_on_its_dense_copy():
     w = np.random.default_rng(12).standard_normal(obj.n_params)
     _, _, h = obj.loss_grad_hessp(w)
     _, _, hd = dense.loss_grad_hessp(w)
-    np.testing.assert_allclose(h.preconditioner()(w), hd.preconditioner()(w), rtol=1e-10)
+    # With 13 augmented features the preconditioner inverts the whole Hessian exactly
+    # (softreg._kernels.subspace), whose conditioning magnifies the sums' rounding.
+    np.testing.assert_allclose(h.preconditioner()(w), hd.preconditioner()(w), rtol=1e-7)
 
 
 def test_row_ranges_balance_entries_plus_a_cost_per_row():

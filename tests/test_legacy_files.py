@@ -41,9 +41,11 @@ def test_legacy_softmax_model_file_loads_and_predicts_from_its_arrays() -> None:
         model.predict_proba(X), scipy_softmax(X @ coef.T + intercept, axis=1)
     )
     np.testing.assert_array_equal(model.classes_, classes)
-    # The legacy file holds the model a fit gives today.
+    # The legacy file holds the model a fit gives today, to the fit's tolerance: both stop
+    # at max|grad| <= 1e-4, and the solver's path (its preconditioner) may change between
+    # versions (the exact leading block of softreg._kernels.subspace moved it by 4e-5).
     refit = SoftmaxRegression(C=2.0).fit(X, y)
-    np.testing.assert_allclose(model.coef_, refit.coef_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(model.coef_, refit.coef_, rtol=2e-4, atol=1e-6)
 
 
 def test_legacy_mlp_model_file_loads_and_matches_a_refit() -> None:

@@ -172,7 +172,10 @@ def test_callback_and_history():
     assert all(isinstance(row["loss"], float) for row in clf.history_)
     full = SoftmaxRegression(tol=1e-8).fit(X, y)
     losses = [row["loss"] for row in full.history_]
-    assert all(b <= a for a, b in itertools.pairwise(losses))
+    # Non-increasing, up to the round-off newton-cg's line search accepts near the optimum
+    # (a step may raise f by at most 16 eps |f| if it shrinks the gradient).
+    eps = np.finfo(np.float64).eps
+    assert all(b <= a + 16 * eps * abs(a) for a, b in itertools.pairwise(losses))
     obj = SoftmaxObjective(X, y, 3, C=1.0)
     w = np.concatenate([full.coef_.ravel(), full.intercept_])
     assert losses[-1] == pytest.approx(obj.loss(w), rel=1e-12)

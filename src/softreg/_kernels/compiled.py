@@ -9,17 +9,22 @@ cache:
 1. read the 8 rows in place when ``X`` already has the arithmetic dtype; otherwise convert
    them into a small buffer (this is where uint8 pixels become floats: no converted copy of
    ``X``);
-2. logits: for a pair of classes, 16 dot products of length n_features share each load of
-   the rows and of the two coefficient rows (register blocking 8 rows x 2 classes);
+2. logits: for a pair of classes and 4 of the rows, 8 dot products of length n_features
+   share each load of the rows and of the two coefficient rows (register blocking 4 rows x 2
+   classes, twice per group);
 3. the row-wise softmax, loss and residual ``w_i (p_i - onehot(y_i))`` in float64 scalars;
-4. gradient: for a pair of classes, ``G[k] += sum_r R[r, k] x_r`` over the 8 rows, one load
-   and one store of ``G[k, j]`` per 8 multiply-adds.
+4. gradient: for a pair of classes, ``G[k] += sum_r R[r, k] x_r`` over 4 of the rows, one
+   load and one store of ``G[k, j]`` per 4 multiply-adds (twice per group).
 
 Measured on this 2-core machine (AVX-512 Xeon, one thread, 60000 x 784 float32 rows, 10
 classes): step 2 took 18-19 ms and step 4 17-19 ms, against 20 ms and 23 ms for the same
 products through OpenBLAS; a whole pass (two threads) takes about half the NumPy pass's time
 (22-33 ms against 40-53 ms, depending on the machine's load). LLVM vectorises the loops with
 256-bit registers; forcing 512-bit ones (``NUMBA_CPU_FEATURES=...,-prefer-256-bit``) gained ~10%.
+Those figures are of 8 x 2 register blocks, which fit AVX-512's 32 vector registers but spill
+from AVX2's 16: on a 2-core AVX2 EPYC (Zen 3), one thread, 4 x 2 blocks made the Hessian pass
+about 52 ms instead of 62 and the loss+gradient pass 60 instead of 73 (medians of alternating
+processes on a shared machine); they were not re-measured on the AVX-512 Xeon.
 
 Float32 partial sums of the gradient cover at most ``_FLUSH_GROUPS`` groups of rows; they are
 then added into float64 accumulators, so round-off does not grow with ``n_samples``. Only
@@ -71,88 +76,66 @@ def _load_group(X: Any, i0: int, m: int, xb: Any) -> None:  # pragma: no cover -
 
 
 def _products(xb: Any, Wt: Any, z: Any, zero: Any) -> None:  # pragma: no cover - compiled
-    """``z[r, k] = <xb[r], Wt[k]>`` for the 8 rows and every (even) k, 8 x 2 at a time.
+    """``z[r, k] = <xb[r], Wt[k]>`` for the 8 rows and every (even) k, 4 x 2 at a time.
 
-    ``zero`` is 0 in ``xb``'s dtype (the accumulators' type).
+    ``zero`` is 0 in ``xb``'s dtype (the accumulators' type). Register blocks of 4 rows x 2
+    classes (8 accumulators, 6 loaded vectors) fit the 16 vector registers of AVX2; 8 x 2 (16
+    accumulators) spilled there: measured on an AVX2 EPYC, one thread, the whole pass 15-20%
+    faster with 4 x 2 (Hessian-vector pass about 52 against 62 ms).
     """
     d = xb.shape[1]
     kp = Wt.shape[0]
-    x0, x1, x2, x3 = xb[0], xb[1], xb[2], xb[3]
-    x4, x5, x6, x7 = xb[4], xb[5], xb[6], xb[7]
-    for k in range(0, kp, 2):
-        wa = Wt[k]
-        wb = Wt[k + 1]
-        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = zero
-        b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = zero
-        for j in range(d):
-            u = wa[j]
-            v = wb[j]
-            y0 = x0[j]
-            y1 = x1[j]
-            y2 = x2[j]
-            y3 = x3[j]
-            y4 = x4[j]
-            y5 = x5[j]
-            y6 = x6[j]
-            y7 = x7[j]
-            a0 += y0 * u
-            a1 += y1 * u
-            a2 += y2 * u
-            a3 += y3 * u
-            a4 += y4 * u
-            a5 += y5 * u
-            a6 += y6 * u
-            a7 += y7 * u
-            b0 += y0 * v
-            b1 += y1 * v
-            b2 += y2 * v
-            b3 += y3 * v
-            b4 += y4 * v
-            b5 += y5 * v
-            b6 += y6 * v
-            b7 += y7 * v
-        z[0, k] = a0
-        z[1, k] = a1
-        z[2, k] = a2
-        z[3, k] = a3
-        z[4, k] = a4
-        z[5, k] = a5
-        z[6, k] = a6
-        z[7, k] = a7
-        z[0, k + 1] = b0
-        z[1, k + 1] = b1
-        z[2, k + 1] = b2
-        z[3, k + 1] = b3
-        z[4, k + 1] = b4
-        z[5, k + 1] = b5
-        z[6, k + 1] = b6
-        z[7, k + 1] = b7
+    for h in range(0, GROUP, 4):
+        x0, x1, x2, x3 = xb[h], xb[h + 1], xb[h + 2], xb[h + 3]
+        for k in range(0, kp, 2):
+            wa = Wt[k]
+            wb = Wt[k + 1]
+            a0 = a1 = a2 = a3 = zero
+            b0 = b1 = b2 = b3 = zero
+            for j in range(d):
+                u = wa[j]
+                v = wb[j]
+                y0 = x0[j]
+                y1 = x1[j]
+                y2 = x2[j]
+                y3 = x3[j]
+                a0 += y0 * u
+                a1 += y1 * u
+                a2 += y2 * u
+                a3 += y3 * u
+                b0 += y0 * v
+                b1 += y1 * v
+                b2 += y2 * v
+                b3 += y3 * v
+            z[h, k] = a0
+            z[h + 1, k] = a1
+            z[h + 2, k] = a2
+            z[h + 3, k] = a3
+            z[h, k + 1] = b0
+            z[h + 1, k + 1] = b1
+            z[h + 2, k + 1] = b2
+            z[h + 3, k + 1] = b3
 
 
 def _accumulate(xb: Any, c: Any, G: Any) -> None:  # pragma: no cover - compiled
-    """``G[k] += sum_r c[r, k] xb[r]`` over the 8 rows, for every (even) k, 2 classes at once."""
+    """``G[k] += sum_r c[r, k] xb[r]`` over the 8 rows, for every (even) k, 4 rows x 2 classes
+    at once (register blocks sized for AVX2, as in :func:`_products`)."""
     d = xb.shape[1]
     kp = G.shape[0]
-    x0, x1, x2, x3 = xb[0], xb[1], xb[2], xb[3]
-    x4, x5, x6, x7 = xb[4], xb[5], xb[6], xb[7]
-    for k in range(0, kp, 2):
-        a0, a1, a2, a3 = c[0, k], c[1, k], c[2, k], c[3, k]
-        a4, a5, a6, a7 = c[4, k], c[5, k], c[6, k], c[7, k]
-        b0, b1, b2, b3 = c[0, k + 1], c[1, k + 1], c[2, k + 1], c[3, k + 1]
-        b4, b5, b6, b7 = c[4, k + 1], c[5, k + 1], c[6, k + 1], c[7, k + 1]
-        ga = G[k]
-        gb = G[k + 1]
-        for j in range(d):
-            u0 = x0[j]
-            u1 = x1[j]
-            u2 = x2[j]
-            u3 = x3[j]
-            u4 = x4[j]
-            u5 = x5[j]
-            u6 = x6[j]
-            u7 = x7[j]
-            ga[j] += a0 * u0 + a1 * u1 + a2 * u2 + a3 * u3 + a4 * u4 + a5 * u5 + a6 * u6 + a7 * u7
-            gb[j] += b0 * u0 + b1 * u1 + b2 * u2 + b3 * u3 + b4 * u4 + b5 * u5 + b6 * u6 + b7 * u7
+    for h in range(0, GROUP, 4):
+        x0, x1, x2, x3 = xb[h], xb[h + 1], xb[h + 2], xb[h + 3]
+        for k in range(0, kp, 2):
+            a0, a1, a2, a3 = c[h, k], c[h + 1, k], c[h + 2, k], c[h + 3, k]
+            b0, b1, b2, b3 = c[h, k + 1], c[h + 1, k + 1], c[h + 2, k + 1], c[h + 3, k + 1]
+            ga = G[k]
+            gb = G[k + 1]
+            for j in range(d):
+                u0 = x0[j]
+                u1 = x1[j]
+                u2 = x2[j]
+                u3 = x3[j]
+                ga[j] += a0 * u0 + a1 * u1 + a2 * u2 + a3 * u3
+                gb[j] += b0 * u0 + b1 * u1 + b2 * u2 + b3 * u3
 
 
 def _flush(G: Any, G64: Any, gb: Any, gb64: Any) -> None:  # pragma: no cover - compiled
