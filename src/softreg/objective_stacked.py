@@ -422,68 +422,17 @@ class StackedHessian:
         return "kfac" if small else "diagonal"
 
     def preconditioner(self) -> Callable[[Array], Array]:
-        """``r -> M r``: per model, the Kronecker-factored inverse of
-        :func:`softreg._kernels.inverse`, all sharing one feature basis (so the products
-        with it are wide: all the models' classes at once), for X with few features; for
-        wide X (text, one-hot: a ``d x d`` basis would not fit) the inverse of each model's
-        Hessian diagonal (:func:`diagonal_inverse`)."""
-        if self.preconditioner_name == "diagonal":
-            return self.diagonal_inverse()
-        obj = self.objective
-        b, V = obj.feature_basis()
-        k, d, M = obj.n_classes, obj.n_features, obj.n_models
-        m = d + int(obj.fit_intercept)
-        P = self.proba.astype(np.float64)
-        Pw = P * obj.weight.astype(np.float64)[:, :, None]
-        # A_m = sum_i w_im (diag(p_im) - p_im p_im^T), one (k, k) matrix per model.
-        A = np.einsum("imk,imj->mkj", Pw, P)
-        A = np.stack([np.diag(s) for s in Pw.sum(axis=0)]) - A
-        a, U = np.linalg.eigh(A)
-        a = np.maximum(a, 0.0)
-        bmax = max(float(b.max()), 1e-300)
-        damping = obj.l2_strength + 1e-8 * np.maximum(a.max(axis=1) * bmax, 1e-300)
-        work = np.dtype(np.float32) if obj.dtype == np.float32 else np.dtype(np.float64)
-        inv_denom = (1.0 / (a[:, :, None] * b[None, None, :] + damping[:, None, None])).astype(work)
-        Uw, Vw = U.astype(work), V.astype(work)
-
-        def apply(r: Array) -> Array:
-            rw = np.asarray(r, dtype=work).reshape(M, obj.n_params_per_model)
-            G = np.empty((M, k, m), work)
-            G[:, :, :d] = rw[:, : k * d].reshape(M, k, d)
-            if obj.fit_intercept:
-                G[:, :, d] = rw[:, k * d :]
-            with _kernels.single_threaded_blas():
-                T = np.matmul(Uw.transpose(0, 2, 1), G)  # U_m^T G_m
-                T = (T.reshape(M * k, m) @ Vw).reshape(M, k, m) * inv_denom
-                Z = np.matmul(Uw, (T.reshape(M * k, m) @ Vw.T).reshape(M, k, m))
-            out = np.empty((M, obj.n_params_per_model), work)
-            out[:, : k * d] = Z[:, :, :d].reshape(M, k * d)
-            if obj.fit_intercept:
-                out[:, k * d :] = Z[:, :, d]
-            return out.ravel().astype(obj.dtype, copy=False)
-
-        return apply
-
-    def diagonal_inverse(self) -> _kernels.jacobi.DiagonalInverse:
-        """``r -> r / (diag H + lambda)`` over all the models, in the flat model-major layout.
-
-        Model ``m``'s entry for ``W[c, j]`` is ``sum_i w_im p_imc (1 - p_imc) (scale x_ij)^2``
-        (:mod:`softreg._kernels.jacobi`, one model at a time): one pass over ``X``, with the
-        squared entries of a sparse ``X`` made once per fit.
+        """``r -> M r``: per model, the Kronecker-factored inverse, all sharing one feature
+        basis, for X with few features; for wide X (text, one-hot: a ``d x d`` basis would not
+        fit) the inverse of each model's Hessian diagonal (see :mod:`softreg._kernels.stacked`).
         """
         obj = self.objective
-        M, k, n = obj.n_models, obj.n_classes, obj.n_samples
-        P = self.proba.astype(np.float64)
-        H = (P * (1.0 - P) * obj.weight.astype(np.float64)[:, :, None]).reshape(n, M * k)
-        D = obj.squared_product(H) * (obj.scale * obj.scale)  # (M * k, d)
-        db = H.sum(axis=0).reshape(M, k)
-        parts = [
-            _kernels.jacobi.inverse(
-                (D[m * k : (m + 1) * k], db[m]),
-                float(obj.l2_strength[m]),
-                fit_intercept=obj.fit_intercept,
-                dtype=obj.dtype,
-            ).inverse_diagonal
-            for m in range(M)
-        ]
-        return _kernels.jacobi.DiagonalInverse(np.concatenate(parts), obj.dtype)
+        if self.preconditioner_name == "diagonal":
+            return _kernels.stacked.diagonal_inverse(
+                obj.squared_product, self.proba, obj.weight, obj.l2_strength,
+                scale=obj.scale, fit_intercept=obj.fit_intercept, dtype=obj.dtype,
+            )  # fmt: skip
+        return _kernels.stacked.kfac_inverse(
+            obj.feature_basis(), self.proba, obj.weight, obj.l2_strength,
+            n_features=obj.n_features, fit_intercept=obj.fit_intercept, dtype=obj.dtype,
+        )  # fmt: skip
