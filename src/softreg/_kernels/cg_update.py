@@ -19,7 +19,6 @@ threads. The worker threads run the chunks with the GIL released (``nogil``).
 
 from __future__ import annotations
 
-import itertools
 import threading
 from typing import Any
 
@@ -27,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from softreg._kernels import compiled
-from softreg._kernels.passes import _pool, default_workers
+from softreg._kernels.passes import _map_chunks, default_workers
 
 Array = NDArray[Any]
 
@@ -103,14 +102,8 @@ def _build() -> None:
 def _run(work: Any, n: int) -> None:
     """``work(c0, c1)`` over the chunks of an ``n``-vector, split between the worker threads."""
     n_chunks = -(-n // CHUNK)
-    workers = 1 if n < _MIN_THREADED else min(default_workers(), n_chunks)
-    if workers <= 1:
-        work(0, n_chunks)
-        return
-    bounds = np.linspace(0, n_chunks, workers + 1).astype(int).tolist()
-    futures = [_pool().submit(work, lo, hi) for lo, hi in itertools.pairwise(bounds)]
-    for f in futures:
-        f.result()
+    workers = 1 if n < _MIN_THREADED else default_workers()
+    _map_chunks(work, n_chunks, workers, 1)
 
 
 def step(
