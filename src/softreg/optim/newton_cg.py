@@ -105,30 +105,26 @@ def _conjugate_gradient(
         alpha = rz / curvature
         if fused is not None:  # the same updates in two passes over the vectors
             gp, pr, rz_new = cg_update.step(alpha, d, hd, p, r, grad, fused)
-            del hd
             q = 0.5 * (gp - pr)
-            if q < 0 and (i + 1) * (q - q_prev) / q <= rtol:
-                return p, i + 1
-            q_prev = q
-            if rz_new == 0:  # exact solution
-                return p, i + 1
-            cg_update.direction(rz_new / rz, d, r, fused)
-            rz = rz_new
-            continue
-        axpy(alpha, d, p)  # in place: no temporary the size of the parameters
-        axpy(-alpha, hd, r)
+        else:
+            axpy(alpha, d, p)  # in place: no temporary the size of the parameters
+            axpy(-alpha, hd, r)
+            q = 0.5 * (float(grad @ p) - float(p @ r))
         del hd  # (kept in `pairs` if wanted) the next product's vector may take its memory
-        q = 0.5 * (float(grad @ p) - float(p @ r))
         if q < 0 and (i + 1) * (q - q_prev) / q <= rtol:
             return p, i + 1
         q_prev = q
-        z = r if precond is None else precond(r)
-        rz_new = float(r @ z)
+        if fused is None:
+            z = r if precond is None else precond(r)
+            rz_new = float(r @ z)
         if rz_new == 0:  # exact solution
             return p, i + 1
-        d *= dtype.type(rz_new / rz)
-        d += z
-        del z  # as for hd: at most one of them alive while the next is computed
+        if fused is not None:
+            cg_update.direction(rz_new / rz, d, r, fused)
+        else:
+            d *= dtype.type(rz_new / rz)
+            d += z
+            del z  # as for hd: at most one of them alive while the next is computed
         rz = rz_new
     return p, max_iter
 
