@@ -43,6 +43,15 @@ GRAM_ROWS = 4096
 _GRAM_CHUNK = 256  # rows converted to float64 at a time, so the Gram needs no copy of X
 
 
+def gram_rows(n_samples: int, weight: Array, max_rows: int) -> tuple[Array, Array]:
+    """The rows ``B`` is formed from (at most ``max_rows``, evenly spaced: deterministic) and
+    their weights, float64, normalised to sum 1 (equal when they sum to 0)."""
+    rows = np.unique(np.linspace(0, n_samples - 1, min(n_samples, max_rows)).astype(np.intp))
+    w = np.asarray(weight[rows], dtype=np.float64)
+    total = w.sum()
+    return rows, (w / total if total > 0 else np.full(len(rows), 1.0 / len(rows)))
+
+
 def feature_basis(
     X: Any, weight: Array, *, scale: float, fit_intercept: bool, max_rows: int = GRAM_ROWS
 ) -> tuple[Array, Array]:
@@ -53,10 +62,7 @@ def feature_basis(
     ``m = n_features + fit_intercept``.
     """
     n, d = X.shape
-    rows = np.unique(np.linspace(0, n - 1, min(n, max_rows)).astype(np.intp))
-    w = np.asarray(weight[rows], dtype=np.float64)
-    total = w.sum()
-    w = w / total if total > 0 else np.full(len(rows), 1.0 / len(rows))
+    rows, w = gram_rows(n, weight, max_rows)
     m = d + int(fit_intercept)
     B = np.zeros((m, m))
     U = np.ones((_GRAM_CHUNK, m))  # the last column stays 1: the intercept's feature
@@ -99,10 +105,7 @@ def largest_eigenvalue(
         return float(b.max())
     from scipy.sparse.linalg import LinearOperator, eigsh
 
-    rows = np.unique(np.linspace(0, n - 1, min(n, max_rows)).astype(np.intp))
-    w = np.asarray(weight[rows], dtype=np.float64)
-    total = w.sum()
-    w = w / total if total > 0 else np.full(len(rows), 1.0 / len(rows))
+    rows, w = gram_rows(n, weight, max_rows)
     Xr = sp.csr_matrix(X[rows], dtype=np.float64) if sp.issparse(X) else np.asarray(X[rows])
 
     def matvec(v: Array) -> Array:
