@@ -40,6 +40,36 @@ __all__ = [
 ]
 
 
+def _row_residual(
+    z: Any, yi: int, wi: float, residual: bool, keep_proba: bool, proba_out: Any, i: int
+) -> float:  # pragma: no cover - compiled
+    """One row's logits ``z`` (float64): returns ``wi [logsumexp(z) - z[yi]]`` (the stable
+    form). With ``residual``, ``z`` becomes ``wi (softmax(z) - onehot(yi))`` in place and, with
+    ``keep_proba``, ``proba_out[i]`` receives ``softmax(z)``."""
+    k = z.shape[0]
+    top = -np.inf
+    for c in range(k):
+        if z[c] > top:
+            top = z[c]
+    z_y = z[yi]
+    s = 0.0
+    for c in range(k):
+        e = math.exp(z[c] - top)  # every exponent <= 0
+        z[c] = e
+        s += e
+    loss = wi * (top + math.log(s) - z_y)
+    if not residual:
+        return loss
+    inv = 1.0 / s
+    for c in range(k):
+        p_c = z[c] * inv
+        if keep_proba:
+            proba_out[i, c] = p_c
+        # d/dz [logsumexp(z) - z_y] = softmax(z) - onehot(y), times the row's weight.
+        z[c] = wi * (p_c - 1.0) if c == yi else wi * p_c
+    return loss
+
+
 def _loss_grad_rows(
     data: Any,
     indices: Any,
@@ -74,28 +104,9 @@ def _loss_grad_rows(
             row = Wt[indices[p]]
             for c in range(k):
                 z[c] += x * row[c]
-        top = -np.inf
-        for c in range(k):
-            if z[c] > top:
-                top = z[c]
-        yi = y[i]
-        z_y = z[yi]
-        s = 0.0
-        for c in range(k):
-            e = math.exp(z[c] - top)  # the stable form: every exponent <= 0
-            z[c] = e
-            s += e
-        wi = float(weight[i])
-        total += wi * (top + math.log(s) - z_y)
-        if not (with_grad or keep_proba):
-            continue
-        inv = 1.0 / s
-        for c in range(k):
-            p_c = z[c] * inv
-            if keep_proba:
-                proba_out[i, c] = p_c
-            # d/dz [logsumexp(z) - z_y] = softmax(z) - onehot(y), times the row's weight.
-            z[c] = wi * (p_c - 1.0) if c == yi else wi * p_c
+        total += _row_residual(
+            z, y[i], float(weight[i]), with_grad or keep_proba, keep_proba, proba_out, i
+        )
         if with_grad:
             for c in range(k):
                 gb64[c] += z[c]
@@ -304,26 +315,9 @@ def _rows_residual(
     total = 0.0
     for i in range(lo, hi):
         z = Z[i]
-        top = -np.inf
         for c in range(k):
             z[c] += b[c]
-            if z[c] > top:
-                top = z[c]
-        yi = y[i]
-        z_y = z[yi]
-        s = 0.0
-        for c in range(k):
-            e = math.exp(z[c] - top)  # the stable form: every exponent <= 0
-            z[c] = e
-            s += e
-        wi = float(weight[i])
-        total += wi * (top + math.log(s) - z_y)
-        inv = 1.0 / s
-        for c in range(k):
-            p_c = z[c] * inv
-            if keep_proba:
-                proba_out[i, c] = p_c
-            z[c] = wi * (p_c - 1.0) if c == yi else wi * p_c
+        total += _row_residual(z, y[i], float(weight[i]), True, keep_proba, proba_out, i)
     return total
 
 
@@ -356,6 +350,8 @@ def _build() -> None:
         import numba
 
         jit = numba.njit(nogil=True, fastmath=_FASTMATH, error_model="numpy", cache=True)
+        # The shared row helper first: the entry points compile against the compiled one.
+        globals()["_row_residual"] = jit(_row_residual)
         _JIT["loss_grad"] = jit(_loss_grad_rows)
         _JIT["hessp"] = jit(_hessp_rows)
         _JIT["diagonal"] = jit(_diagonal_rows)
