@@ -377,12 +377,7 @@ class StackedSoftmaxObjective:
             if self._squared is None:
                 self._squared = self.X.multiply(self.X).tocsr().astype(np.float64)
             return np.asarray((self._squared.T @ H).T)
-        out = np.zeros((H.shape[1], self.n_features))
-        for lo in range(0, self.n_samples, _BLOCK_ROWS):
-            hi = min(lo + _BLOCK_ROWS, self.n_samples)
-            block = np.square(np.asarray(self.X[lo:hi], np.float64))
-            out += H[lo:hi].T @ block
-        return out
+        return _kernels.jacobi.squared_product_dense(self.X, H).T
 
     def feature_basis(self) -> tuple[Array, Array]:
         """The preconditioner's feature basis (see :mod:`softreg._kernels.kfac`), cached.

@@ -57,14 +57,20 @@ def hessian_diagonal(
     """
     if sp.issparse(X):
         return sparse.hessian_diagonal(X, weight, proba, scale=scale)
-    n_samples, n_features = X.shape
     P = np.asarray(proba, np.float64)
     H = P * (1.0 - P) * np.asarray(weight, np.float64)[:, None]
-    D = np.zeros((n_features, P.shape[1]))
-    for start in range(0, n_samples, _DENSE_BLOCK_ROWS):
+    D = squared_product_dense(X, H)
+    return np.ascontiguousarray(D.T) * (scale * scale), H.sum(axis=0)
+
+
+def squared_product_dense(X: Array, H: Array) -> Array:
+    """``(X * X)^T H`` of shape (n_features, n_cols), float64, for a dense ``X`` (n_samples,
+    n_features) and ``H`` (n_samples, n_cols): ``X`` squared a block of rows at a time."""
+    D = np.zeros((X.shape[1], H.shape[1]))
+    for start in range(0, X.shape[0], _DENSE_BLOCK_ROWS):
         block = np.square(np.asarray(X[start : start + _DENSE_BLOCK_ROWS], np.float64))
         D += block.T @ H[start : start + _DENSE_BLOCK_ROWS]
-    return np.ascontiguousarray(D.T) * (scale * scale), H.sum(axis=0)
+    return D
 
 
 def inverse(
