@@ -161,3 +161,31 @@ def test_intercept_shift_invariance_and_zero_sum_gradient(shift, scale, seed):
     w2 = w.copy()
     w2[-3:] += shift
     assert obj.loss(w2) == pytest.approx(f, rel=1e-9, abs=1e-9 * (scale + abs(shift)))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_with_C_is_the_objective_at_that_C_and_shares_what_does_not_depend_on_it(sparse):
+    X, y, sw = make_problem(n=80, d=6, k=3)
+    X = sp.csr_matrix(X) if sparse else X
+    base = SoftmaxObjective(X, y, 3, sw, C=1.0, l1_ratio=0.25)
+    other = base.with_C(0.05)
+    fresh = SoftmaxObjective(X, y, 3, sw, C=0.05, l1_ratio=0.25)
+    w = np.random.default_rng(1).standard_normal(base.n_params)
+    assert other.C == 0.05
+    assert base.C == 1.0
+    assert other.l2_strength == fresh.l2_strength
+    assert other.l1_strength == fresh.l1_strength
+    f, g, hessp = other.loss_grad_hessp(w)
+    f_ref, g_ref, hessp_ref = fresh.loss_grad_hessp(w)
+    assert f == f_ref
+    np.testing.assert_array_equal(g, g_ref)
+    np.testing.assert_array_equal(hessp(w), hessp_ref(w))
+    assert other.l1_penalty(w) == fresh.l1_penalty(w)
+    # The preconditioner's feature basis, once computed at one C, serves every other C.
+    assert base.feature_basis is None
+    hessp.preconditioner()
+    assert base.feature_basis is other.feature_basis is not None
+    given_basis = SoftmaxObjective(X, y, 3, sw, feature_basis=base.feature_basis)
+    assert given_basis.feature_basis is base.feature_basis
+    with pytest.raises(ValueError, match="C must be > 0, got -1"):
+        base.with_C(-1.0)

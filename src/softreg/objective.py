@@ -120,6 +120,10 @@ class SoftmaxObjective(L1Part):
         products) and enough for ~2 million logits per block for sparse ``X``.
     scale : float, default=1.0
         The model sees ``scale * X`` (e.g. ``1 / 255`` for uint8 pixels), without a scaled copy.
+    feature_basis : tuple of ndarray or None, default=None
+        K-FAC's feature factor ``(eigenvalues, eigenvectors)`` for this ``X`` and these
+        weights (see :attr:`feature_basis`), when already known (computed on first use
+        otherwise). It does not depend on ``C``: a path over ``C`` computes it once.
     """
 
     def __init__(
@@ -134,6 +138,7 @@ class SoftmaxObjective(L1Part):
         fit_intercept: bool = True,
         block_size: int | None = None,
         scale: float = 1.0,
+        feature_basis: tuple[Array, Array] | None = None,
     ) -> None:
         # A sparse X of another format (CSC, COO, ...) is converted to CSR here, once, and
         # ``converted_from`` names the format it came in (None when no copy was made).
@@ -146,7 +151,9 @@ class SoftmaxObjective(L1Part):
             raise ValueError(f"scale must be a finite float > 0, got {scale!r}")
         self.scale = float(scale)
         self.dtype = np.dtype(np.float32) if integer else np.dtype(X.dtype)
-        self._basis: tuple[Array, Array] | None = None
+        # What depends on X and the weights but not on C (K-FAC's feature basis, a sparse X's
+        # CSC copy), made on first use; the objectives of with_C share this one dict.
+        self._cache: dict[str, Any] = {} if feature_basis is None else {"basis": feature_basis}
         self.y = np.asarray(y, dtype=np.intp)
         self.n_samples, self.n_features = X.shape
         self.n_classes = int(self.y.max()) + 1 if n_classes is None else int(n_classes)
@@ -155,12 +162,35 @@ class SoftmaxObjective(L1Part):
         self.sw_sum = float(np.sum(sw, dtype=np.float64))
         # Each row's weight in the mean: s_i / S.
         self.weight = (sw / self.sw_sum).astype(self.dtype)
-        penalty = 0.0 if np.isinf(C) else 1.0 / (C * self.sw_sum)
-        self.l2_strength = (1.0 - l1_ratio) * penalty
-        self.l1_strength = l1_ratio * penalty
+        self.l1_ratio = float(l1_ratio)
+        self._set_penalty(C)
         self.dense = not sp.issparse(X)
-        self._columns: Any = None  # the CSC copy of a sparse X, made on the first pass if used
         self.block_size = block_size or _kernels.passes.DEFAULT_BLOCK_ROWS
+
+    def _set_penalty(self, C: float) -> None:
+        penalty = 0.0 if np.isinf(C) else 1.0 / (C * self.sw_sum)
+        self.C = float(C)
+        self.l2_strength = (1.0 - self.l1_ratio) * penalty
+        self.l1_strength = self.l1_ratio * penalty
+
+    def with_C(self, C: float) -> SoftmaxObjective:
+        """The same objective at another ``C``: shares ``X``, the weights and the cache.
+
+        Along a regularisation path what does not depend on ``C`` (the feature basis of the
+        preconditioner, a sparse ``X``'s column copy) is computed once for all the ``C``.
+        """
+        if not (C > 0):
+            raise ValueError(f"C must be > 0, got {C!r}")
+        other = object.__new__(SoftmaxObjective)
+        other.__dict__.update(self.__dict__)
+        other._set_penalty(C)
+        return other
+
+    @property
+    def feature_basis(self) -> tuple[Array, Array] | None:
+        """K-FAC's feature basis ``(b, V)`` once computed (None before, or if never used)."""
+        basis: tuple[Array, Array] | None = self._cache.get("basis")
+        return basis
 
     @property
     def n_params(self) -> int:
@@ -188,8 +218,7 @@ class SoftmaxObjective(L1Part):
         w = self.weight[rows].astype(np.float64)
         total = float(w.sum())
         sub.weight = (w / total if total > 0 else w).astype(self.dtype)
-        sub._basis = None
-        sub._columns = None
+        sub._cache = {}
         return sub
 
     # -- the passes over X ---------------------------------------------------------------------
@@ -228,9 +257,9 @@ class SoftmaxObjective(L1Part):
         """
         if self.dense or not _kernels.sparse_columns.prefer_columns(self.X):
             return None
-        if self._columns is None:
-            self._columns = self.X.tocsc()
-        return self._columns
+        if "columns" not in self._cache:
+            self._cache["columns"] = self.X.tocsc()
+        return self._cache["columns"]
 
     def _pass(
         self,
@@ -391,15 +420,15 @@ class HessianOperator:
             return _kernels.jacobi.inverse(
                 diagonal, obj.l2_strength, fit_intercept=obj.fit_intercept, dtype=obj.dtype
             )
-        if obj._basis is None:
-            obj._basis = _kernels.feature_basis(
+        if "basis" not in obj._cache:
+            obj._cache["basis"] = _kernels.feature_basis(
                 obj.X, obj.weight, scale=obj.scale, fit_intercept=obj.fit_intercept
             )
         return _kernels.subspace.preconditioner(
             obj.X,
             obj.weight,
             self.proba,
-            obj._basis,
+            obj._cache["basis"],
             obj.l2_strength,
             scale=obj.scale,
             fit_intercept=obj.fit_intercept,
