@@ -6,9 +6,10 @@ import scipy.sparse as sp
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
+import softreg.path
 from softreg import SoftmaxRegression, SoftmaxRegressionCV, regularization_path
 from softreg.objective import SoftmaxObjective
-from softreg.path import check_Cs, default_Cs, null_model_curvature
+from softreg.path import check_Cs, default_Cs, follow_path, null_model_curvature
 
 
 def make_data(n=300, d=5, k=3, seed=0):
@@ -87,6 +88,38 @@ def test_path_equals_separate_fits_and_scikit_learn():
         ref = LogisticRegression(C=C, tol=1e-10, max_iter=10_000).fit(X, y)
         np.testing.assert_allclose(path.coef[j], ref.coef_, atol=1e-5)
     assert np.all(path.n_iter >= 1)
+
+
+def test_each_fit_of_the_path_starts_from_the_last_ones_parameters_and_curvature_pairs(
+    monkeypatch,
+):
+    X, y = make_data()
+    base = SoftmaxObjective(X, y, 3, C=1.0)
+    starts = []
+    fit_core = softreg.path.fit_core
+
+    def spy(objective, start, *args, **kwargs):
+        starts.append(start)
+        return fit_core(objective, start, *args, **kwargs)
+
+    monkeypatch.setattr(softreg.path, "fit_core", spy)
+    ends = []
+    last = follow_path(
+        base.with_C, [0.01, 0.1, 1.0], tol=1e-9, on_C=lambda j, obj, state: ends.append(state)
+    )
+    assert last is ends[-1]
+    assert not starts[0].w.any()
+    assert starts[0].optimizer_state is None
+    for before, start in zip(ends[:-1], starts[1:], strict=True):
+        np.testing.assert_array_equal(start.w, before.w)
+        assert start.optimizer_state  # a non-empty list of (d, H d) pairs
+        assert start.optimizer_state is before.optimizer_state
+        assert start.n_iter == 0  # max_iter counts this C's iterations only
+    # Carried pairs change the preconditioner, not the solution.
+    for state, C in zip(ends, [0.01, 0.1, 1.0], strict=True):
+        alone = SoftmaxRegression(C=C, tol=1e-9).fit(X, y)
+        np.testing.assert_allclose(state.w[:15].reshape(3, 5), alone.coef_, atol=1e-6)
+    assert follow_path(base.with_C, []) is None
 
 
 def test_path_sorts_the_grid_and_handles_weights_uint8_and_l1():
