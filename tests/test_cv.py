@@ -11,6 +11,7 @@ from sklearn.metrics import balanced_accuracy_score, log_loss
 from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold
 
 from softreg import SoftmaxRegression, SoftmaxRegressionCV
+from softreg.path import regularization_path
 
 CS = np.logspace(-3, 2, 6)
 
@@ -107,9 +108,27 @@ def test_refit_is_warm_started_from_the_full_data_path(data, fitted):
     alone = SoftmaxRegression(C=fitted.C_, tol=1e-8).fit(X, y)
     np.testing.assert_allclose(fitted.coef_, alone.coef_, atol=1e-6)
     np.testing.assert_allclose(fitted.predict_proba(X), alone.predict_proba(X), atol=1e-6)
-    # It started at the full-data path's optimum: at most a polishing step was left to do,
-    # where a cold start needs several Newton iterations.
-    assert fitted.best_estimator_.n_iter_ <= 1 < alone.n_iter_
+    # It started where the full-data path left off at the C before the chosen one (the grid
+    # up to it, after the choice), not cold: fewer Newton iterations than the cold fit.
+    j = int(np.flatnonzero(CS == fitted.C_)[0])
+    assert j > 0
+    path = regularization_path(X, y, CS[:j], tol=1e-8)
+    starts = []
+    original_fit = SoftmaxRegression.fit
+
+    def spy(self, X, y, sample_weight=None, **kwargs):
+        starts.append((self.coef_.copy(), self.intercept_.copy()))
+        return original_fit(self, X, y, sample_weight, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SoftmaxRegression, "fit", spy)
+        again = SoftmaxRegressionCV(Cs=CS, cv=4, tol=1e-8).fit(X, y)
+    assert again.C_ == fitted.C_
+    assert len(starts) == 1
+    coef, intercept = starts[0]
+    np.testing.assert_allclose(coef, path.coef[-1], atol=1e-6)
+    np.testing.assert_allclose(intercept - intercept.mean(), path.intercept[-1], atol=1e-6)
+    assert fitted.best_estimator_.n_iter_ < alone.n_iter_
     assert fitted.score(X, y) == alone.score(X, y)
 
 

@@ -186,10 +186,10 @@ def test_million_column_fit_under_a_memory_cap():
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc and RLIMIT_AS")
 def test_cross_validation_on_text_width_needs_no_d_by_d_matrix():
-    # 3 x 10^5 columns: the default grid's eigenvalue and the stacked fold models'
-    # preconditioner must not form a (d+1) x (d+1) matrix (720 GB); the 3 folds + the full
-    # model, 3 classes, are 4 x 0.9 million parameters (7.2 MB a model vector) and the path
-    # keeps 3 x 3 coefficient matrices: all well within the cap.
+    # 3 x 10^5 columns: the default grid's eigenvalue and the fold models' preconditioner
+    # must not form a (d+1) x (d+1) matrix (720 GB); each model is 0.9 million parameters
+    # (7.2 MB a vector), one fold's rows are copied at a time and the path keeps 3 x 3
+    # coefficient matrices: all well within the cap.
     result = run_capped(
         seed=1,
         n=600,

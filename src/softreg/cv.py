@@ -1,13 +1,10 @@
 """``SoftmaxRegressionCV``: ``C`` chosen by cross-validation along a warm-started path.
 
-How it fits. The ``n_folds`` fold models and the full-data model (for the refit) are one
-:class:`softreg.objective_stacked.StackedSoftmaxObjective`: each pass over ``X`` computes all
-their logits in one wide product, and one Newton-CG run fits them together (their Hessian is
-block diagonal, so each model's gradient block ends below ``tol``). Along the grid, ascending
-``C`` (strong to weak penalty), each fit starts from the previous ``C``'s solution. After each
-``C`` one more pass gives every fold's predictions on its validation rows. The refit is a
-:class:`softreg.SoftmaxRegression` warm-started from the full-data model of the path at the
-chosen ``C`` (never from an average of fold coefficients), so it ends in a step or two.
+How it fits. Every fold's model follows the grid, ascending ``C`` (strong to weak penalty),
+each warm-started from its own previous solution (:mod:`softreg._cv_path`); the scores
+(:mod:`softreg._cv_scores`) choose ``C``. The refit runs after the choice: the full-data path
+up to the chosen ``C``, from which a :class:`softreg.SoftmaxRegression` is warm-started (never
+from an average of fold coefficients), so the weaker ``C`` are never fitted on all the rows.
 """
 
 from __future__ import annotations
@@ -18,13 +15,14 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.metrics import get_scorer_names
 from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from softreg._cv_path import fit_fold_paths, solver_for
 from softreg._sklearn_params import n_iter_array
 from softreg._validation import (
     as_label_array,
@@ -32,8 +30,7 @@ from softreg._validation import (
     reject_multilabel,
     report_sparse_format,
 )
-from softreg.objective_stacked import StackedSoftmaxObjective
-from softreg.optim._fit_core import FitState
+from softreg.objective import SoftmaxObjective
 from softreg.path import check_Cs, check_weighted_classes, default_Cs, follow_path
 from softreg.softmax_regression import SoftmaxRegression
 
@@ -44,7 +41,8 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
     """Softmax regression with ``C`` (and ``l1_ratio``) chosen by cross-validation.
 
     Takes :class:`sklearn.linear_model.LogisticRegressionCV`'s parameters where they apply;
-    fits every fold's whole path together (see :mod:`softreg.cv`).
+    the folds follow the grid together, each warm-started along it (see :mod:`softreg.cv`).
+    Holds one copy of the training rows of one fold at a time.
 
     Parameters
     ----------
@@ -107,12 +105,13 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         Each fold's coefficients (intercept last, centred) along the path; with
         ``l1_ratios`` an l1_ratio axis after the folds'.
     n_iter_ : ndarray of int of shape (n_folds, n_Cs) or (n_folds, n_l1_ratios, n_Cs)
-        Newton (or FISTA) iterations of the joint fit of the folds at each ``C``.
+        Newton (or FISTA) iterations of each fold's fit at each ``C``.
     cv_results_ : dict of ndarray
         One entry per (l1_ratio, C): ``"C"``, ``"l1_ratio"``, ``"mean_test_score"``,
         ``"std_test_score"`` (ddof 0), ``"sem_test_score"`` (standard error: ddof 1 over
         ``sqrt(n_folds)``), ``"rank_test_score"``, ``"split{i}_test_score"``, the same
-        mean/std/sem for ``"log_loss"`` and ``"accuracy"``, ``"n_iter"`` and ``"fitted"``.
+        mean/std/sem for ``"log_loss"`` and ``"accuracy"``, ``"n_iter"`` (summed over the
+        folds) and ``"fitted"``.
     oof_proba_ : ndarray of shape (n_samples, n_Cs, n_classes)
         Only with ``keep_oof=True`` (an l1_ratio axis before ``n_Cs`` with ``l1_ratios``).
     best_estimator_ : SoftmaxRegression
@@ -248,7 +247,7 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
                 X, y_enc, k, sw, n_Cs=grid, scale=scale, fit_intercept=self.fit_intercept
             )
         folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
-        n_folds, n = len(folds), X.shape[0]
+        n = X.shape[0]
         if self.keep_oof:
             counts = np.zeros(n, dtype=np.intp)
             for _, test in folds:
@@ -258,130 +257,54 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
                     "keep_oof=True needs cv folds whose validation sets partition the rows "
                     "(each row validated exactly once), as KFold / StratifiedKFold give"
                 )
-        # Columns: the fold models (training rows only), then the full-data model.
-        model_weight = np.zeros((n, n_folds + 1))
         for f, (train, _) in enumerate(folds):
-            model_weight[train, f] = sw[train]
-            if not model_weight[:, f].sum() > 0:
+            if not sw[train].sum() > 0:
                 raise ValueError(f"fold {f} has no training rows with positive sample_weight")
-        model_weight[:, n_folds] = sw
-        if not self.refit:
-            model_weight = model_weight[:, :n_folds]
 
-        scorer = _scorer(self.scoring)
-        n_Cs, n_l1 = len(grid), len(ratios)
-        shape = (n_folds, n_l1, n_Cs)
-        self._score_table = {name: np.full(shape, np.nan) for name in ("score", "log_loss", "acc")}
-        n_iter = np.zeros(shape, dtype=np.intp)
-        d = X.shape[1]
-        paths = np.full((n_folds, n_l1, n_Cs, k, d + int(self.fit_intercept)), np.nan, dtype)
-        full_path: dict[tuple[int, int], Array] = {}
-        oof = np.full((n, n_l1, n_Cs, k), np.nan, dtype) if self.keep_oof else None
-
-        basis = None
-        for i, l1_ratio in enumerate(ratios):
-            stacked = StackedSoftmaxObjective(
-                X,
-                y_enc,
-                k,
-                model_weight,
-                C=float(grid[0]),
-                l1_ratio=float(l1_ratio),
-                fit_intercept=self.fit_intercept,
-                scale=scale,
-                feature_basis=basis,
-            )
-
-            def on_C(
-                j: int,
-                objective: Any,
-                state: FitState,
-                i: int = i,
-                l1_ratio: float = float(l1_ratio),
-            ) -> bool:
-                w = state.w
-                log_proba = objective.log_proba(w)
-                coef, intercept = objective.unravel(w)
-                for f, (_, test) in enumerate(folds):
-                    paths[f, i, j, :, :d] = coef[f]
-                    if intercept is not None:
-                        paths[f, i, j, :, d] = intercept[f] - intercept[f].mean()
-                    lp = log_proba[test, f]
-                    yt = y_enc[test]
-                    ll = -float(np.mean(lp[np.arange(len(test)), yt], dtype=np.float64))
-                    acc = float(np.mean(np.argmax(lp, axis=1) == yt))
-                    self._score_table["log_loss"][f, i, j] = ll
-                    self._score_table["acc"][f, i, j] = acc
-                    self._score_table["score"][f, i, j] = (
-                        -ll
-                        if scorer == "neg_log_loss"
-                        else acc
-                        if scorer == "accuracy"
-                        else scorer(
-                            self._model(coef[f], intercept, f, l1_ratio, j, grid), X[test], y[test]
-                        )
-                    )
-                    if oof is not None:
-                        oof[test, i, j] = np.exp(lp)
-                    n_iter[f, i, j] = state.n_iter
-                if self.refit:
-                    full_path[i, j] = np.array(objective.model_params(w, n_folds), copy=True)
-                if self.verbose:
-                    mean = np.mean(self._score_table["score"][:, i, j])
-                    print(
-                        f"[SoftmaxRegressionCV] l1_ratio={l1_ratio:g} C={grid[j]:.4g}: "
-                        f"mean score {mean:.6g} ({state.n_iter} iterations)"
-                    )
-                return self.early_stopping and _passed_best(self._score_table["score"][:, i])
-
-            follow_path(
-                stacked.with_C,
-                np.zeros(stacked.n_params, dtype=stacked.dtype),
-                grid,
-                solver="fista" if l1_ratio > 0 else "newton-cg",
-                tol=float(self.tol),
-                max_iter=int(self.max_iter),
-                on_C=on_C,
-            )
-            basis = stacked._basis
+        fitted = fit_fold_paths(
+            X,
+            y,
+            y_enc,
+            k,
+            sw,
+            folds,
+            grid,
+            ratios,
+            model_at=self._model,
+            scoring=self.scoring,
+            fit_intercept=self.fit_intercept,
+            scale=scale,
+            tol=float(self.tol),
+            max_iter=int(self.max_iter),
+            keep_oof=self.keep_oof,
+            early_stopping=self.early_stopping,
+            verbose=self.verbose,
+        )
+        table, paths, n_iter, oof = fitted.table, fitted.coefs, fitted.n_iter, fitted.oof
 
         self.Cs_ = grid
         self.l1_ratios_ = ratios
-        self._set_results(n_iter)
-        i_best, j_best, j_1se = _select(self._score_table["score"])
+        self.cv_results_ = table.results(grid, ratios, n_iter)
+        i_best, j_best, j_1se = table.select()
         self.C_1se_ = float(grid[j_1se])
         j_sel = j_best if self.selection == "min" else j_1se
         self.C_ = float(grid[j_sel])
         self.l1_ratio_ = float(ratios[i_best])
         squeeze = self.l1_ratios is None
-        self.scores_ = self._score_table["score"][:, 0] if squeeze else self._score_table["score"]
+        self.scores_ = table.score[:, 0] if squeeze else table.score
         self.coefs_paths_ = paths[:, 0] if squeeze else paths
         self.n_iter_ = n_iter[:, 0] if squeeze else n_iter
         if oof is not None:
             self.oof_proba_ = oof[:, 0] if squeeze else oof
-        del self._score_table
 
-        best = self._new_model(self.C_, self.l1_ratio_)
         if self.refit:
-            start = full_path[i_best, j_sel]
-            coef, intercept = start[: k * d].reshape(k, d), start[k * d :]
-            best.classes_ = self.classes_
-            best.coef_ = coef
-            best.intercept_ = intercept if self.fit_intercept else np.zeros(k, dtype)
-            best.set_params(warm_start=True)
-            best.fit(X, y, sample_weight)
-        else:
-            chosen = paths[:, i_best, j_sel]
-            best.classes_ = self.classes_
-            best.coef_ = chosen[:, :, :d].mean(axis=0).astype(dtype)
-            best.intercept_ = (
-                chosen[:, :, d].mean(axis=0).astype(dtype)
-                if self.fit_intercept
-                else np.zeros(k, dtype)
-            )
-            best.n_features_in_ = d
-            best.n_iter_ = n_iter_array(0)
-            best.history_ = []
+            best = self._new_model(self.C_, self.l1_ratio_)
+            self._refit(best, X, y, y_enc, sw, sample_weight, grid[:j_sel], self.l1_ratio_, scale)
+        else:  # scikit-learn's refit=False: the mean of the fold models at the chosen C
+            mean = paths[:, i_best, j_sel].mean(axis=0).astype(paths.dtype)
+            d = X.shape[1]
+            intercept = mean[:, d] if self.fit_intercept else None
+            best = self._model(mean[:, :d], intercept, self.C_, self.l1_ratio_)
         self.best_estimator_ = best
         self.coef_, self.intercept_ = best.coef_, best.intercept_
         return self
@@ -399,49 +322,67 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         )
 
     def _model(
-        self, coef: Array, intercept: Array | None, f: int, l1_ratio: float, j: int, grid: Array
+        self, coef: Array, intercept: Array | None, C: float, l1_ratio: float
     ) -> SoftmaxRegression:
-        """A fitted ``SoftmaxRegression`` holding fold ``f``'s model at ``grid[j]`` (for
-        scorers)."""
-        model = self._new_model(float(grid[j]), float(l1_ratio))
+        """A fitted ``SoftmaxRegression`` holding one fold's model at ``C`` (for scoring)."""
+        model = self._new_model(C, l1_ratio)
         model.classes_ = self.classes_
         model.coef_ = np.array(coef, copy=True)
         k = coef.shape[0]
         model.intercept_ = (
-            np.zeros(k, coef.dtype) if intercept is None else np.array(intercept[f], copy=True)
+            np.zeros(k, coef.dtype) if intercept is None else np.array(intercept, copy=True)
         )
         model.n_features_in_ = coef.shape[1]
         model.n_iter_ = n_iter_array(0)
         model.history_ = []
         return model
 
-    def _set_results(self, n_iter: Array) -> None:
-        table = self._score_table
-        n_folds, n_l1, n_Cs = table["score"].shape
-        results: dict[str, Array] = {
-            "C": np.tile(self.Cs_, n_l1),
-            "l1_ratio": np.repeat(self.l1_ratios_, n_Cs),
-        }
-        for key, name in (("score", "score"), ("log_loss", "log_loss"), ("acc", "accuracy")):
-            values = table[key].reshape(n_folds, n_l1 * n_Cs)
-            results[f"mean_test_{name}"] = values.mean(axis=0)
-            results[f"std_test_{name}"] = values.std(axis=0)
-            results[f"sem_test_{name}"] = (
-                values.std(axis=0, ddof=1) / np.sqrt(n_folds)
-                if n_folds > 1
-                else np.zeros(n_l1 * n_Cs)
+    def _refit(
+        self,
+        best: SoftmaxRegression,
+        X: Any,
+        y: Array,
+        y_enc: Array,
+        sw: Array,
+        sample_weight: ArrayLike | None,
+        before: Array,
+        l1_ratio: float,
+        scale: float,
+    ) -> None:
+        """Fit ``best`` on all of ``X``, warm-started from the full-data path over ``before``.
+
+        ``before`` is the grid up to (not including) the chosen ``C``; the path over it runs
+        only now, after the choice, so the weaker ``C`` are never fitted on all the rows.
+        """
+        if len(before):
+            objective = SoftmaxObjective(
+                X,
+                y_enc,
+                len(self.classes_),
+                sw,
+                C=float(before[0]),
+                l1_ratio=l1_ratio,
+                fit_intercept=self.fit_intercept,
+                scale=scale,
             )
-            if key == "score":
-                for f in range(n_folds):
-                    results[f"split{f}_test_score"] = values[f]
-        mean = np.where(np.isnan(results["mean_test_score"]), -np.inf, results["mean_test_score"])
-        order = np.argsort(-mean, kind="stable")
-        rank = np.empty(len(mean), dtype=np.intp)
-        rank[order] = np.arange(1, len(mean) + 1)
-        results["rank_test_score"] = rank
-        results["n_iter"] = n_iter[0].reshape(-1)
-        results["fitted"] = ~np.isnan(results["mean_test_score"])
-        self.cv_results_ = results
+            state = follow_path(
+                objective.with_C,
+                before,
+                solver=solver_for(l1_ratio),
+                tol=float(self.tol),
+                max_iter=int(self.max_iter),
+            )
+            assert state is not None
+            coef, intercept = objective.unravel(state.w)
+            best.classes_ = self.classes_
+            best.coef_ = np.array(coef, copy=True)
+            best.intercept_ = (
+                np.array(intercept, copy=True)
+                if intercept is not None
+                else np.zeros(len(self.classes_), coef.dtype)
+            )
+            best.set_params(warm_start=True)
+        best.fit(X, y, sample_weight)
 
     # -- prediction ----------------------------------------------------------------------------
 
@@ -468,46 +409,3 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         """Most probable class label, shape (n_samples,)."""
         X = self._validated(X)
         return self.best_estimator_.predict(X)
-
-
-def _scorer(scoring: Any) -> Any:
-    """``"neg_log_loss"`` / ``"accuracy"`` (computed from the path's pass), or a scorer."""
-    if scoring in ("neg_log_loss", "accuracy"):
-        return scoring
-    if scoring is None:
-        return "accuracy"  # ClassifierMixin.score, as scikit-learn's scoring=None
-    return check_scoring(SoftmaxRegression(), scoring=scoring)
-
-
-def _passed_best(scores: Array) -> bool:
-    """Whether the two newest ``C`` both score below ``best - se(best)`` (mean over folds).
-
-    ``scores`` (n_folds, n_Cs) holds NaN for ``C`` not yet fitted.
-    """
-    done = ~np.isnan(scores[0])
-    j = int(done.sum())
-    if j < 3:
-        return False
-    mean = scores[:, :j].mean(axis=0)
-    best = int(np.argmax(mean))
-    n_folds = scores.shape[0]
-    se = float(scores[:, best].std(ddof=1) / np.sqrt(n_folds)) if n_folds > 1 else 0.0
-    return best <= j - 3 and bool(np.all(mean[j - 2 : j] < mean[best] - se))
-
-
-def _select(scores: Array) -> tuple[int, int, int]:
-    """``(l1 index, C index)`` of the best mean score, and the one-standard-error C index.
-
-    ``scores`` has shape (n_folds, n_l1, n_Cs) with NaN where not fitted. The 1se C is the
-    smallest (strongest penalty) whose mean is at least ``best - se(best)``, for the best
-    l1_ratio.
-    """
-    mean = scores.mean(axis=0)
-    if np.all(np.isnan(mean)):
-        raise ValueError("every validation score is NaN: the scorer returned no number")
-    flat = int(np.nanargmax(mean))
-    i, j = np.unravel_index(flat, mean.shape)
-    n_folds = scores.shape[0]
-    se = float(scores[:, i, j].std(ddof=1) / np.sqrt(n_folds)) if n_folds > 1 else 0.0
-    within = np.flatnonzero(mean[i] >= mean[i, j] - se)
-    return int(i), int(j), int(within.min())

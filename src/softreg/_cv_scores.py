@@ -1,0 +1,146 @@
+"""The validation scores of a cross-validated path, and the choice of ``C`` from them.
+
+:class:`ScoreTable` holds, for every fold, l1_ratio and ``C``, the score the user chose
+(``scoring``), the log-loss and the accuracy; it gives ``cv_results_``, the early stop of
+the path and the chosen ``C`` (the best mean score, and glmnet's one-standard-error rule).
+Standard errors are ``std(ddof=1) / sqrt(n_folds)`` over the folds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.metrics import check_scoring
+
+from softreg.softmax_regression import SoftmaxRegression
+
+Array = NDArray[Any]
+
+
+def make_scorer(scoring: Any) -> Any:
+    """``"neg_log_loss"`` / ``"accuracy"`` (computed from the log-probabilities), or a scorer."""
+    if scoring in ("neg_log_loss", "accuracy"):
+        return scoring
+    if scoring is None:
+        return "accuracy"  # ClassifierMixin.score, as scikit-learn's scoring=None
+    return check_scoring(SoftmaxRegression(), scoring=scoring)
+
+
+class ScoreTable:
+    """Scores of shape (n_folds, n_l1_ratios, n_Cs), NaN where a model was not fitted.
+
+    Examples
+    --------
+    >>> table = ScoreTable(n_folds=2, n_l1=1, n_Cs=3, scoring="neg_log_loss")
+    >>> log_proba = np.log(np.array([[0.75, 0.25], [0.5, 0.5]]))
+    >>> table.record(0, 0, 0, log_proba, np.array([0, 1]))
+    >>> round(float(table.log_loss[0, 0, 0]), 6)  # -(log 0.75 + log 0.5) / 2
+    0.490415
+    >>> float(table.accuracy[0, 0, 0])  # argmax picks class 0 for both rows (ties: the first)
+    0.5
+    """
+
+    def __init__(self, n_folds: int, n_l1: int, n_Cs: int, scoring: Any) -> None:
+        shape = (n_folds, n_l1, n_Cs)
+        self.score = np.full(shape, np.nan)
+        self.log_loss = np.full(shape, np.nan)
+        self.accuracy = np.full(shape, np.nan)
+        self.scorer = make_scorer(scoring)
+
+    def record(
+        self,
+        f: int,
+        i: int,
+        j: int,
+        log_proba: Array,
+        y_enc: Array,
+        *,
+        model: Any = None,
+        X: Any = None,
+        y: Array | None = None,
+    ) -> None:
+        """Fold ``f``'s model at (l1_ratio ``i``, ``C`` ``j``) on its validation rows.
+
+        ``log_proba`` (n_rows, n_classes) are its log-probabilities, ``y_enc`` the class
+        indices; a scorer other than log-loss or accuracy is called as
+        ``scorer(model, X, y)`` (the model, rows and labels as the user knows them).
+        """
+        rows = np.arange(len(y_enc))
+        ll = -float(np.mean(log_proba[rows, y_enc], dtype=np.float64))
+        acc = float(np.mean(np.argmax(log_proba, axis=1) == y_enc))
+        self.log_loss[f, i, j] = ll
+        self.accuracy[f, i, j] = acc
+        if self.scorer == "neg_log_loss":
+            self.score[f, i, j] = -ll
+        elif self.scorer == "accuracy":
+            self.score[f, i, j] = acc
+        else:
+            self.score[f, i, j] = self.scorer(model, X, y)
+
+    def mean_score(self, i: int, j: int) -> float:
+        """The mean over the folds of the score at (l1_ratio ``i``, ``C`` ``j``)."""
+        return float(np.mean(self.score[:, i, j]))
+
+    def passed_best(self, i: int) -> bool:
+        """Whether the two newest ``C`` of l1_ratio ``i`` both score below ``best - se(best)``.
+
+        The path's early stop: the best mean score is at least two ``C`` behind, and both
+        later ones are worse than it by more than its standard error.
+        """
+        scores = self.score[:, i]
+        j = int((~np.isnan(scores[0])).sum())
+        if j < 3:
+            return False
+        mean = scores[:, :j].mean(axis=0)
+        best = int(np.argmax(mean))
+        se = _standard_error(scores[:, best])
+        return best <= j - 3 and bool(np.all(mean[j - 2 : j] < mean[best] - se))
+
+    def select(self) -> tuple[int, int, int]:
+        """``(l1 index, C index)`` of the best mean score, and the one-standard-error C index.
+
+        The 1se ``C`` is the smallest (strongest penalty) whose mean is at least
+        ``best - se(best)``, for the best l1_ratio.
+        """
+        mean = self.score.mean(axis=0)
+        if np.all(np.isnan(mean)):
+            raise ValueError("every validation score is NaN: the scorer returned no number")
+        i, j = np.unravel_index(int(np.nanargmax(mean)), mean.shape)
+        se = _standard_error(self.score[:, i, j])
+        within = np.flatnonzero(mean[i] >= mean[i, j] - se)
+        return int(i), int(j), int(within.min())
+
+    def results(self, Cs: Array, l1_ratios: Array, n_iter: Array) -> dict[str, Array]:
+        """``cv_results_``: one entry per (l1_ratio, C), l1_ratio-major."""
+        n_folds, n_l1, n_Cs = self.score.shape
+        results: dict[str, Array] = {
+            "C": np.tile(Cs, n_l1),
+            "l1_ratio": np.repeat(l1_ratios, n_Cs),
+        }
+        for table, name in (
+            (self.score, "score"),
+            (self.log_loss, "log_loss"),
+            (self.accuracy, "accuracy"),
+        ):
+            values = table.reshape(n_folds, n_l1 * n_Cs)
+            results[f"mean_test_{name}"] = values.mean(axis=0)
+            results[f"std_test_{name}"] = values.std(axis=0)
+            results[f"sem_test_{name}"] = np.array([_standard_error(v) for v in values.T])
+            if name == "score":
+                for f in range(n_folds):
+                    results[f"split{f}_test_score"] = values[f]
+        mean = np.where(np.isnan(results["mean_test_score"]), -np.inf, results["mean_test_score"])
+        rank = np.empty(len(mean), dtype=np.intp)
+        rank[np.argsort(-mean, kind="stable")] = np.arange(1, len(mean) + 1)
+        results["rank_test_score"] = rank
+        results["n_iter"] = n_iter.sum(axis=0).reshape(-1)  # over the folds
+        results["fitted"] = ~np.isnan(results["mean_test_score"])
+        return results
+
+
+def _standard_error(values: Array) -> float:
+    """``std(ddof=1) / sqrt(n)`` of one score per fold (0 for a single fold)."""
+    n = len(values)
+    return float(np.std(values, ddof=1) / np.sqrt(n)) if n > 1 else 0.0

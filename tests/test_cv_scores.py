@@ -1,0 +1,79 @@
+"""ScoreTable: its log-loss and accuracy against scikit-learn, and its stated rules (standard
+errors, ranks, the one-standard-error C, the early stop) on hand-made tables."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, log_loss
+
+from softreg._cv_scores import ScoreTable
+
+
+def test_log_loss_and_accuracy_equal_scikit_learns():
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((40, 4))
+    log_proba = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    y = rng.integers(0, 4, 40)
+    table = ScoreTable(1, 1, 1, "accuracy")
+    table.record(0, 0, 0, log_proba, y)
+    proba = np.exp(log_proba)
+    assert table.log_loss[0, 0, 0] == pytest.approx(log_loss(y, proba, labels=range(4)))
+    assert table.accuracy[0, 0, 0] == accuracy_score(y, proba.argmax(axis=1))
+    assert table.score[0, 0, 0] == table.accuracy[0, 0, 0]
+
+
+def test_a_custom_scorer_sees_the_model_and_the_rows():
+    seen = []
+
+    def scorer(model, X, y):
+        seen.append((model, X, y))
+        return 0.25
+
+    table = ScoreTable(1, 1, 1, scorer)
+    table.record(0, 0, 0, np.log(np.full((2, 2), 0.5)), np.array([0, 1]), model="m", X="X", y="y")
+    assert seen == [("m", "X", "y")]
+    assert table.score[0, 0, 0] == 0.25
+
+
+def filled(scores):
+    """A table whose scores (n_folds, n_Cs) are given (one l1_ratio)."""
+    scores = np.asarray(scores, dtype=float)
+    table = ScoreTable(scores.shape[0], 1, scores.shape[1], "neg_log_loss")
+    table.score[:, 0] = scores
+    return table
+
+
+def test_best_and_one_standard_error_choices():
+    # Mean scores -0.9, -0.55, -0.42, -0.4, -0.6; the best (C index 3) has folds -0.3, -0.5:
+    # standard error 0.1, so index 2 (-0.42) is within it and index 1 (-0.55) is not.
+    table = filled([[-0.9, -0.55, -0.42, -0.3, -0.6], [-0.9, -0.55, -0.42, -0.5, -0.6]])
+    assert table.select() == (0, 3, 2)
+    results = table.results(np.arange(5.0), np.zeros(1), np.ones((2, 1, 5), dtype=int))
+    np.testing.assert_allclose(results["sem_test_score"][3], 0.1)
+    np.testing.assert_array_equal(results["rank_test_score"], [5, 3, 2, 1, 4])
+    np.testing.assert_array_equal(results["n_iter"], [2] * 5)
+    assert results["fitted"].all()
+
+
+def test_early_stop_needs_two_later_c_beyond_one_standard_error():
+    table = filled(np.full((2, 6), np.nan))
+    rows = [[-0.9, -0.9], [-0.5, -0.5], [-0.4, -0.6], [-0.6, -0.6], [-0.55, -0.65], [-1, -1]]
+    stops = []
+    for j, fold_scores in enumerate(rows):
+        table.score[:, 0, j] = fold_scores
+        stops.append(table.passed_best(0))
+    # Best mean -0.5 (index 1 and 2 tie; the first wins) with standard error 0 at index 1:
+    # index 3 (-0.6) and index 4 (-0.6) both fall below it.
+    assert stops == [False, False, False, False, True, True]
+
+
+def test_unfitted_c_are_nan_and_rank_last():
+    table = filled([[-0.5, -0.4, np.nan], [-0.5, -0.6, np.nan]])
+    results = table.results(np.arange(3.0), np.zeros(1), np.zeros((2, 1, 3), dtype=int))
+    np.testing.assert_array_equal(results["fitted"], [True, True, False])
+    assert results["rank_test_score"][2] == 3
+    assert table.select()[1] == 0  # -0.5 beats the mean -0.5 of index 1 by order
+
+
+def test_all_nan_scores_are_refused():
+    with pytest.raises(ValueError, match="every validation score is NaN"):
+        filled(np.full((2, 2), np.nan)).select()
