@@ -229,6 +229,17 @@ def test_binary_and_string_labels(data):
         ({"Cs": [1.0, -2.0]}, "Cs must be"),
         ({"l1_ratios": [1.5]}, "l1_ratios must be"),
         ({"keep_oof": True, "cv": ShuffleSplit(3, random_state=0)}, "partition the rows"),
+        ({"cv": []}, "at least one train/validation split, got none"),
+        ({"cv": [(np.arange(300), np.array([], dtype=int))]}, "fold 0 has no validation rows"),
+        (
+            {
+                "cv": [
+                    (np.arange(0, 300, 2), np.arange(1, 300, 2)),
+                    (np.array([], dtype=int), np.arange(1)),
+                ]
+            },
+            "fold 1 has no training rows with positive sample_weight",
+        ),
     ],
 )
 def test_bad_settings_are_named(data, params, match):

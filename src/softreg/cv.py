@@ -257,9 +257,15 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
                     "keep_oof=True needs cv folds whose validation sets partition the rows "
                     "(each row validated exactly once), as KFold / StratifiedKFold give"
                 )
-        for f, (train, _) in enumerate(folds):
+        if not folds:
+            raise ValueError(
+                f"cv must give at least one train/validation split, got none from {self.cv!r}"
+            )
+        for f, (train, test) in enumerate(folds):
             if not sw[train].sum() > 0:
                 raise ValueError(f"fold {f} has no training rows with positive sample_weight")
+            if len(test) == 0:
+                raise ValueError(f"fold {f} has no validation rows: its score would be undefined")
 
         fitted = fit_fold_paths(
             X,
