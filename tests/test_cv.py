@@ -267,3 +267,55 @@ def test_sparse_wide_input_matches_dense(monkeypatch):
     np.testing.assert_allclose(sparse.scores_, dense.scores_, rtol=1e-6, atol=1e-8)
     assert sparse.C_ == dense.C_
     np.testing.assert_allclose(sparse.coef_, dense.coef_, atol=1e-5)
+
+
+def test_scoring_none_weighs_accuracy_by_sample_weight_as_scikit_learn(data):
+    X, y = data
+    sw = np.random.default_rng(3).uniform(0.1, 3.0, len(y))
+    folds = list(StratifiedKFold(3).split(X, y))
+    model = SoftmaxRegressionCV(Cs=[0.01, 1.0], cv=folds, scoring=None, tol=1e-8)
+    model.fit(X, y, sample_weight=sw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        ref = LogisticRegressionCV(
+            Cs=[0.01, 1.0], cv=folds, scoring=None, l1_ratios=(0.0,), tol=1e-10,
+            max_iter=10_000, use_legacy_attributes=False,
+        ).fit(X, y, sample_weight=sw)  # fmt: skip
+    np.testing.assert_allclose(model.scores_, ref.scores_[:, 0], atol=1e-12)
+    for f, (train, test) in enumerate(folds):
+        alone = SoftmaxRegression(C=1.0, tol=1e-8).fit(X[train], y[train], sw[train])
+        expected = alone.score(X[test], y[test], sample_weight=sw[test])
+        assert model.scores_[f, 1] == pytest.approx(expected, abs=1e-12)
+    # The unweighted accuracy column is still there, and differs.
+    assert not np.allclose(model.cv_results_["mean_test_accuracy"], model.scores_.mean(axis=0))
+
+
+def test_scorers_taking_labels_get_every_class_when_a_fold_lacks_one():
+    # scikit-learn's test_logistic_cv_folds_with_classes_missing: each validation fold holds
+    # a single class, absent from its training rows.
+    from sklearn.metrics import brier_score_loss
+
+    y = np.array(["a", "a", "b", "b", "c", "c"])
+    X = np.arange(6.0)[:, None]
+    cv = KFold(3)
+    model = SoftmaxRegressionCV(cv=cv, scoring="neg_brier_score", Cs=np.logspace(-6, 6, 5))
+    model.fit(X, y)
+    assert model.C_ == 1e-6
+    for f, (_, test) in enumerate(cv.split(X, y)):
+        alone = SoftmaxRegression(C=1e-6).fit(X, y)
+        alone.coef_ = model.coefs_paths_[f, 0, :, :-1].astype(alone.coef_.dtype)
+        alone.intercept_ = model.coefs_paths_[f, 0, :, -1].astype(alone.coef_.dtype)
+        expected = -brier_score_loss(y[test], alone.predict_proba(X[test]), labels=["a", "b", "c"])
+        assert model.scores_[f, 0] == pytest.approx(expected, rel=1e-6)
+    binary = SoftmaxRegressionCV(cv=KFold(2), scoring="neg_brier_score", Cs=[1e-6, 1.0])
+    binary.fit(X[:4], y[:4])  # pos_label "b" where each validation fold holds one class
+    assert np.isfinite(binary.scores_).all()
+
+
+def test_zero_validation_weight_with_scoring_none_is_named(data):
+    X, y = data
+    sw = np.ones(len(y))
+    folds = list(KFold(3).split(X, y))
+    sw[folds[1][1]] = 0.0
+    with pytest.raises(ValueError, match="fold 1's validation rows have zero total sample_w"):
+        SoftmaxRegressionCV(Cs=[1.0], cv=folds, scoring=None).fit(X, y, sample_weight=sw)

@@ -27,7 +27,8 @@ def test_each_fold_path_equals_the_fold_fitted_alone_at_each_c():
     folds = list(KFold(3).split(X))
     grid = np.array([0.1, 1.0, 10.0])
     fitted = fit_fold_paths(
-        X, y, y, 3, sw, folds, grid, np.zeros(1), model_at=model_at, scoring="neg_log_loss",
+        X, y, y, np.arange(3), sw, folds, grid, np.zeros(1), model_at=model_at,
+        scoring="neg_log_loss",
         fit_intercept=True, scale=1.0, tol=1e-9, max_iter=100, keep_oof=True,
     )  # fmt: skip
     for f, (train, test) in enumerate(folds):

@@ -77,3 +77,28 @@ def test_unfitted_c_are_nan_and_rank_last():
 def test_all_nan_scores_are_refused():
     with pytest.raises(ValueError, match="every validation score is NaN"):
         filled(np.full((2, 2), np.nan)).select()
+
+
+def test_make_scorer_gives_every_class_to_metrics_taking_labels_unless_set():
+    from sklearn.metrics import brier_score_loss
+    from sklearn.metrics import make_scorer as sk_make_scorer
+
+    from softreg._cv_scores import make_scorer
+
+    three = make_scorer("neg_brier_score", np.array(["a", "b", "c"]))
+    np.testing.assert_array_equal(three._kwargs["labels"], ["a", "b", "c"])
+    assert "pos_label" not in three._kwargs
+    assert three._sign == -1
+    two = make_scorer("f1", np.array([3, 7]))
+    assert two._kwargs["pos_label"] == 7
+    np.testing.assert_array_equal(two._kwargs["labels"], [3, 7])
+    own = sk_make_scorer(
+        brier_score_loss, response_method="predict_proba", greater_is_better=False, pos_label=3
+    )
+    assert make_scorer(own, np.array([3, 7]))._kwargs["pos_label"] == 3  # the user's choice
+
+    def plain(model, X, y):
+        return 0.0
+
+    assert make_scorer(plain, np.array([0, 1])) is plain
+    assert make_scorer(None, np.array([0, 1])) is None

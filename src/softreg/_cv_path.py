@@ -62,7 +62,7 @@ def fit_fold_paths(
     X: Any,
     y: Array,
     y_enc: Array,
-    n_classes: int,
+    classes: Array,
     sw: Array,
     folds: list[tuple[Array, Array]],
     grid: Array,
@@ -77,16 +77,21 @@ def fit_fold_paths(
     keep_oof: bool = False,
     early_stopping: bool = False,
     verbose: int = 0,
+    score_weight: Array | None = None,
 ) -> FoldPaths:
     """Fit and score every fold's model at every (l1_ratio, ``C``); see the module docstring.
 
-    ``model_at(coef, intercept, C, l1_ratio)`` makes the fitted estimator whose
+    ``y`` holds the labels, ``y_enc`` their indices in ``classes``; ``sw`` the fit's sample
+    weights (class weights included). ``model_at(coef, intercept, C, l1_ratio)`` makes the
+    fitted estimator whose
     ``predict_log_proba`` scores the validation rows (and that a custom scorer is given).
+    ``score_weight`` (n_samples,) or None: the user's sample weights, for ``scoring=None``
+    (:class:`softreg._cv_scores.ScoreTable`).
     """
-    k = n_classes
+    k = len(classes)
     n_folds, n_Cs, n_l1, d = len(folds), len(grid), len(l1_ratios), X.shape[1]
     dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float32)
-    table = ScoreTable(n_folds, n_l1, n_Cs, scoring)
+    table = ScoreTable(n_folds, n_l1, n_Cs, scoring, classes)
     n_iter = np.zeros((n_folds, n_l1, n_Cs), dtype=np.intp)
     coefs = np.full((n_folds, n_l1, n_Cs, k, d + int(fit_intercept)), np.nan, dtype)
     oof = np.full((X.shape[0], n_l1, n_Cs, k), np.nan, dtype) if keep_oof else None
@@ -119,7 +124,17 @@ def fit_fold_paths(
                 model = model_at(coef, intercept, float(C), float(l1_ratio))
                 X_test = test_rows.take(test)
                 log_proba = model.predict_log_proba(X_test)
-                table.record(f, i, j, log_proba, y_enc[test], model=model, X=X_test, y=y[test])
+                table.record(
+                    f,
+                    i,
+                    j,
+                    log_proba,
+                    y_enc[test],
+                    model=model,
+                    X=X_test,
+                    y=y[test],
+                    sample_weight=None if score_weight is None else score_weight[test],
+                )
                 if oof is not None:
                     oof[test, i, j] = np.exp(log_proba)
                 n_iter[f, i, j] = state.n_iter

@@ -8,24 +8,45 @@ Standard errors are ``std(ddof=1) / sqrt(n_folds)`` over the folds.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.metrics import check_scoring
+from sklearn.metrics import make_scorer as sklearn_make_scorer
 
 from softreg.softmax_regression import SoftmaxRegression
 
 Array = NDArray[Any]
 
 
-def make_scorer(scoring: Any) -> Any:
-    """``"neg_log_loss"`` / ``"accuracy"`` (computed from the log-probabilities), or a scorer."""
-    if scoring in ("neg_log_loss", "accuracy"):
+def make_scorer(scoring: Any, classes: Array) -> Any:
+    """What scores a fold: ``"neg_log_loss"``, ``"accuracy"``, ``None`` or a scorer.
+
+    The two named scores are computed from the log-probabilities; ``None`` is the accuracy
+    weighted by the validation rows' sample weights, as scikit-learn's ``scoring=None`` calls
+    ``score(X_test, y_test, sample_weight=sw_test)``. A scikit-learn scorer whose metric takes
+    ``labels`` gets ``labels=classes`` (and, for two classes, ``pos_label=classes[-1]``
+    where it takes one), unless it set them itself: a validation fold may lack a class
+    (``LogisticRegressionCV`` does the same). Other callables are used as they are.
+    """
+    if scoring in ("neg_log_loss", "accuracy", None):
         return scoring
-    if scoring is None:
-        return "accuracy"  # ClassifierMixin.score, as scikit-learn's scoring=None
-    return check_scoring(SoftmaxRegression(), scoring=scoring)
+    scorer = check_scoring(SoftmaxRegression(), scoring=scoring)
+    func = getattr(scorer, "_score_func", None)
+    params = inspect.signature(func).parameters if func is not None else {}
+    if "labels" not in params:
+        return scorer
+    extra: dict[str, Any] = {"labels": classes}
+    if len(classes) <= 2 and "pos_label" in params:
+        extra["pos_label"] = classes[-1]
+    return sklearn_make_scorer(
+        func,
+        greater_is_better=scorer._sign == 1,
+        response_method=scorer._response_method,
+        **{**extra, **getattr(scorer, "_kwargs", {})},
+    )
 
 
 class ScoreTable:
@@ -42,12 +63,14 @@ class ScoreTable:
     0.5
     """
 
-    def __init__(self, n_folds: int, n_l1: int, n_Cs: int, scoring: Any) -> None:
+    def __init__(
+        self, n_folds: int, n_l1: int, n_Cs: int, scoring: Any, classes: Array | None = None
+    ) -> None:
         shape = (n_folds, n_l1, n_Cs)
         self.score = np.full(shape, np.nan)
         self.log_loss = np.full(shape, np.nan)
         self.accuracy = np.full(shape, np.nan)
-        self.scorer = make_scorer(scoring)
+        self.scorer = make_scorer(scoring, np.arange(2) if classes is None else classes)
 
     def record(
         self,
@@ -60,22 +83,33 @@ class ScoreTable:
         model: Any = None,
         X: Any = None,
         y: Array | None = None,
+        sample_weight: Array | None = None,
     ) -> None:
         """Fold ``f``'s model at (l1_ratio ``i``, ``C`` ``j``) on its validation rows.
 
         ``log_proba`` (n_rows, n_classes) are its log-probabilities, ``y_enc`` the class
-        indices; a scorer other than log-loss or accuracy is called as
-        ``scorer(model, X, y)`` (the model, rows and labels as the user knows them).
+        indices. The log-loss and accuracy columns are unweighted; ``scoring=None`` weighs
+        the accuracy by ``sample_weight`` (the user's weights of these rows, or None); a
+        scorer is called as ``scorer(model, X, y)`` (the model, rows and labels as the user
+        knows them).
         """
         rows = np.arange(len(y_enc))
         ll = -float(np.mean(log_proba[rows, y_enc], dtype=np.float64))
-        acc = float(np.mean(np.argmax(log_proba, axis=1) == y_enc))
+        hits = np.argmax(log_proba, axis=1) == y_enc
+        acc = float(np.mean(hits))
         self.log_loss[f, i, j] = ll
         self.accuracy[f, i, j] = acc
         if self.scorer == "neg_log_loss":
             self.score[f, i, j] = -ll
         elif self.scorer == "accuracy":
             self.score[f, i, j] = acc
+        elif self.scorer is None:
+            if sample_weight is not None and not np.sum(sample_weight) > 0:
+                raise ValueError(
+                    f"fold {f}'s validation rows have zero total sample_weight: scoring=None "
+                    "weighs the accuracy by it"
+                )
+            self.score[f, i, j] = float(np.average(hits, weights=sample_weight))
         else:
             self.score[f, i, j] = self.scorer(model, X, y)
 

@@ -57,9 +57,12 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
     cv : int, cross-validation generator or iterable, default=None
         As in scikit-learn: None is 5-fold, an int ``StratifiedKFold`` (not shuffled).
     scoring : str, callable or None, default="neg_log_loss"
-        Validation score, higher is better. ``"neg_log_loss"`` and ``"accuracy"`` (or None)
-        are computed from the path's own pass; any other scorer is called on a
-        ``SoftmaxRegression`` holding the fold's coefficients. Scores are unweighted.
+        Validation score, higher is better. ``"neg_log_loss"`` and ``"accuracy"`` are
+        computed from the fold model's log-probabilities, unweighted; None is the accuracy
+        weighted by ``sample_weight`` (as scikit-learn's ``scoring=None``); any other scorer
+        is called on a ``SoftmaxRegression`` holding the fold's coefficients, with
+        ``labels=classes_`` where its metric takes them (a fold may lack a class), as
+        ``LogisticRegressionCV`` does. No metadata routing of ``sample_weight`` to scorers.
     tol : float, default=1e-4
         Each fit along the path stops at ``max|grad| <= tol`` (per model).
     max_iter : int, default=100
@@ -271,7 +274,7 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             X,
             y,
             y_enc,
-            k,
+            self.classes_,
             sw,
             folds,
             grid,
@@ -285,6 +288,11 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             keep_oof=self.keep_oof,
             early_stopping=self.early_stopping,
             verbose=self.verbose,
+            score_weight=(
+                None
+                if sample_weight is None
+                else _check_sample_weight(sample_weight, X, dtype=np.float64)
+            ),
         )
         table, paths, n_iter, oof = fitted.table, fitted.coefs, fitted.n_iter, fitted.oof
 
