@@ -226,3 +226,22 @@ def minimize_newton(obj, memory):
     from softreg.optim.newton_cg import minimize_newton_cg
 
     return minimize_newton_cg(obj, np.zeros(obj.n_params), tol=1e-8, max_iter=200, memory=memory)
+
+
+def test_newton_cg_asked_for_an_unreachable_tol_stops_where_f_stops_changing():
+    # tol=1e-18 is below what float64 round-off lets max|grad| reach (about 3e-18 here): once
+    # f and the gradient stop changing the line search fails, the fit stops with scikit-learn's
+    # warning, and does not spend all of max_iter at that point (it used to take 10000).
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(
+        n_samples=30, n_features=3, n_informative=3, n_redundant=0, random_state=42
+    )
+    objective = SoftmaxObjective(X, y, 2, C=1.0, fit_intercept=False)
+    with pytest.warns(ConvergenceWarning, match=r"max\|grad\| = .* > tol = 1e-18; stopped after"):
+        result = minimize(objective, np.zeros(objective.n_params), "newton-cg", tol=1e-18,
+                          max_iter=10_000)  # fmt: skip
+    assert result.n_iter < 50
+    assert result.message == "line search failed"
+    reference = minimize(objective, np.zeros(objective.n_params), "newton-cg", tol=1e-10)
+    assert result.fun <= reference.fun + 1e-15

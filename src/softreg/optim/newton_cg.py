@@ -146,6 +146,19 @@ def _fusable_diagonal(precond: Any, grad: NDArray[Any], pairs: Any) -> NDArray[A
     return np.asarray(m)
 
 
+def _sufficient_decrease(f: float, f_trial: float, step: float, slope: float) -> bool:
+    """Armijo's test ``f_trial <= f + 1e-4 step slope``, never met by an unchanged ``f``.
+
+    Where the margin is below the round-off of ``f`` (``f + margin == f``) the plain test
+    accepts ``f_trial == f``: a fit asked for ``tol=1e-18`` then ran all 10000 of its
+    ``max_iter`` at a point whose ``f`` and ``max|grad|`` (3.5e-18) no longer changed. There a
+    decrease is required (the line search's round-off rule still accepts a step that shrinks
+    the gradient). Written with ``<=`` so that a NaN trial loss never passes.
+    """
+    bound = f + 1e-4 * step * slope
+    return f_trial <= bound and (bound < f or f_trial < f)
+
+
 def minimize_newton_cg(
     objective: Any,
     w0: NDArray[Any],
@@ -243,8 +256,8 @@ def minimize_newton_cg(
         step = 1.0
         f_new, g_new, hessp_new = objective.loss_grad_hessp(w + p)
         any_finite, f_try = bool(np.isfinite(f_new)), f_new
-        # Written as `not <=` so that a NaN trial loss backtracks instead of being accepted.
-        while not f_new <= f + 1e-4 * step * slope:
+
+        while not _sufficient_decrease(f, f_new, step, slope):
             # Near the optimum the decrease drops below round-off of f; accept a step that
             # does not raise f beyond that noise if it shrinks the gradient.
             if step == 1.0 and f_new - f <= 16 * eps * abs(f) and max_abs(g_new) < max_abs(g):
@@ -257,7 +270,7 @@ def minimize_newton_cg(
                 break
             f_try = objective.loss(w + dtype.type(step) * p)
             any_finite = any_finite or bool(np.isfinite(f_try))
-            if f_try <= f + 1e-4 * step * slope:
+            if _sufficient_decrease(f, f_try, step, slope):
                 f_new, g_new, hessp_new = objective.loss_grad_hessp(w + dtype.type(step) * p)
                 break
         if message:
@@ -280,5 +293,8 @@ def minimize_newton_cg(
     gnorm = max_abs(g)
     converged = converged or gnorm <= tol
     if not converged:
-        warn_not_converged("newton-cg", max_iter, f" (max|grad| = {gnorm:.3g} > tol = {tol:g})")
+        stopped = f"; stopped after {n_iter}: {message}" if message else ""
+        warn_not_converged(
+            "newton-cg", max_iter, f" (max|grad| = {gnorm:.3g} > tol = {tol:g}{stopped})"
+        )
     return SolverResult(w, f, gnorm, n_iter, converged, history, message, state=pairs)
