@@ -28,14 +28,9 @@ from numpy.typing import NDArray
 from softreg._cv_scores import ScoreTable
 from softreg.objective import SoftmaxObjective
 from softreg.optim._fit_core import FitState
-from softreg.path import path_step
+from softreg.path import path_step, solver_for
 
 Array = NDArray[Any]
-
-
-def solver_for(l1_ratio: float) -> str:
-    """FISTA when any of the penalty is L1, else Newton-CG (as ``SoftmaxRegression``)."""
-    return "fista" if l1_ratio > 0 else "newton-cg"
 
 
 @dataclass

@@ -22,7 +22,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from softreg._cv_path import fit_fold_paths, solver_for
+from softreg._cv_path import fit_fold_paths
 from softreg._sklearn_params import n_iter_array
 from softreg._validation import (
     as_label_array,
@@ -30,8 +30,7 @@ from softreg._validation import (
     reject_multilabel,
     report_sparse_format,
 )
-from softreg.objective import SoftmaxObjective
-from softreg.path import check_Cs, check_weighted_classes, default_Cs, follow_path
+from softreg.path import check_Cs, check_weighted_classes, default_Cs, regularization_path
 from softreg.softmax_regression import SoftmaxRegression
 
 Array = NDArray[Any]
@@ -313,7 +312,7 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
 
         if self.refit:
             best = self._new_model(self.C_, self.l1_ratio_)
-            self._refit(best, X, y, y_enc, sw, sample_weight, grid[:j_sel], self.l1_ratio_, scale)
+            self._refit(best, X, y, sample_weight, grid[:j_sel])
         else:  # scikit-learn's refit=False: the mean of the fold models at the chosen C
             mean = paths[:, i_best, j_sel].mean(axis=0).astype(paths.dtype)
             d = X.shape[1]
@@ -356,45 +355,31 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         best: SoftmaxRegression,
         X: Any,
         y: Array,
-        y_enc: Array,
-        sw: Array,
         sample_weight: ArrayLike | None,
         before: Array,
-        l1_ratio: float,
-        scale: float,
     ) -> None:
         """Fit ``best`` on all of ``X``, warm-started from the full-data path over ``before``.
 
-        ``before`` is the grid up to (not including) the chosen ``C``; the path over it runs
-        only now, after the choice, so the weaker ``C`` are never fitted on all the rows.
+        ``before`` is the grid up to (not including) the chosen ``C``; the path over it
+        (:func:`softreg.path.regularization_path`, ``best``'s settings) runs only now, after
+        the choice, so the weaker ``C`` are never fitted on all the rows.
         """
         if len(before):
-            objective = SoftmaxObjective(
+            path = regularization_path(
                 X,
-                y_enc,
-                len(self.classes_),
-                sw,
-                C=float(before[0]),
-                l1_ratio=l1_ratio,
-                fit_intercept=self.fit_intercept,
-                scale=scale,
-            )
-            state = follow_path(
-                objective.with_C,
+                y,
                 before,
-                solver=solver_for(l1_ratio),
-                tol=float(self.tol),
+                sample_weight=sample_weight,
+                class_weight=self.class_weight,
+                l1_ratio=self.l1_ratio_,
+                fit_intercept=self.fit_intercept,
                 max_iter=int(self.max_iter),
+                tol=float(self.tol),
+                input_scale=self.input_scale,
             )
-            assert state is not None
-            coef, intercept = objective.unravel(state.w)
             best.classes_ = self.classes_
-            best.coef_ = np.array(coef, copy=True)
-            best.intercept_ = (
-                np.array(intercept, copy=True)
-                if intercept is not None
-                else np.zeros(len(self.classes_), coef.dtype)
-            )
+            best.coef_ = path.coef[-1]
+            best.intercept_ = path.intercept[-1]  # centred: the same model
             best.set_params(warm_start=True)
         best.fit(X, y, sample_weight)
 

@@ -146,6 +146,11 @@ def check_Cs(Cs: Any) -> Array | int:
     return np.sort(grid)
 
 
+def solver_for(l1_ratio: float) -> str:
+    """FISTA when any of the penalty is L1, else Newton-CG (as ``SoftmaxRegression``)."""
+    return "fista" if l1_ratio > 0 else "newton-cg"
+
+
 def path_step(
     objective: Any,
     previous: FitState | None,
@@ -164,15 +169,11 @@ def path_step(
     each ``C`` within the tolerance. Zeros when ``previous`` is None. ``max_iter`` counts
     this ``C``'s iterations only.
     """
-    if previous is None:
-        return fit_core(
-            objective,
-            FitState(np.zeros(objective.n_params, dtype=objective.dtype)),
-            solver,
-            tol=tol,
-            max_iter=max_iter,
-        )
-    start = FitState(previous.w, optimizer_state=previous.optimizer_state)
+    start = (
+        FitState(np.zeros(objective.n_params, dtype=objective.dtype))
+        if previous is None
+        else FitState(previous.w, optimizer_state=previous.optimizer_state)
+    )
     return fit_core(objective, start, solver, tol=tol, max_iter=max_iter)
 
 
@@ -324,7 +325,7 @@ def regularization_path(
     follow_path(
         base.with_C,
         grid,
-        solver="fista" if l1_ratio > 0 else "newton-cg",
+        solver=solver_for(l1_ratio),
         tol=float(tol),
         max_iter=int(max_iter),
         on_C=record,

@@ -256,7 +256,6 @@ def minimize_newton_cg(
         step = 1.0
         f_new, g_new, hessp_new = objective.loss_grad_hessp(w + p)
         any_finite, f_try = bool(np.isfinite(f_new)), f_new
-
         while not _sufficient_decrease(f, f_new, step, slope):
             # Near the optimum the decrease drops below round-off of f; accept a step that
             # does not raise f beyond that noise if it shrinks the gradient.
