@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -328,3 +329,41 @@ def test_partial_fit_after_a_full_batch_fit_starts_a_fresh_optimizer() -> None:
     n_iter = model.n_iter_
     model.set_params(solver="adam").partial_fit(X, y)  # Adam starts from fresh moments
     assert model.n_iter_ == len(model.history_) == n_iter + 1
+
+
+def _ill_conditioned() -> tuple[np.ndarray, np.ndarray]:
+    # The problem of tests/test_optim.py whose polish breaks the tol test (C=1e6 below).
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(
+        300, 20, n_informative=6, n_classes=3, class_sep=2.0, random_state=32, flip_y=0.02
+    )
+    return X * np.logspace(-2, 1, 20)[np.random.default_rng(32).permutation(20)], y
+
+
+@pytest.mark.parametrize("ill_conditioned", [False, True])
+def test_newton_cg_resumed_from_any_iteration_or_the_end_trains_the_same_model(
+    tmp_path: Path, ill_conditioned: bool
+) -> None:
+    # Resuming the final checkpoint of a converged fit used to take one more (polishing)
+    # Newton step: a different model. Now the checkpoint says the polish was taken
+    # (NewtonCGState). Ill-conditioned: the polish breaks the test and plain steps follow,
+    # so checkpoints between the polish and the end are resumed too.
+    X, y = _ill_conditioned() if ill_conditioned else _data()
+    params = dict(C=1e6 if ill_conditioned else 10.0, max_iter=300)
+    direct = SoftmaxRegression(**params).fit(X, y, checkpoint=tmp_path / "end.npz")
+    n = int(direct.n_iter_[0])
+    polish = [row["iteration"] for row in direct.history_ if row.get("polish")]
+    assert len(polish) == 1
+    assert (polish[0] < n) == ill_conditioned
+    for stop in [*range(1, n), None]:
+        path = tmp_path / "end.npz"
+        if stop is not None:
+            path = tmp_path / f"at{stop}.npz"
+            with warnings.catch_warnings():  # stopped by max_iter where max|g| > tol
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                SoftmaxRegression(**params).set_params(max_iter=stop).fit(X, y, checkpoint=path)
+        resumed = SoftmaxRegression(**params).fit(X, y, resume_from=path)
+        np.testing.assert_array_equal(resumed.coef_, direct.coef_)
+        assert resumed.n_iter_ == direct.n_iter_
+        assert resumed.history_ == direct.history_

@@ -245,3 +245,65 @@ def test_newton_cg_asked_for_an_unreachable_tol_stops_where_f_stops_changing():
     assert result.message == "line search failed"
     reference = minimize(objective, np.zeros(objective.n_params), "newton-cg", tol=1e-10)
     assert result.fun <= reference.fun + 1e-15
+
+
+def _polish_breaks_the_test():
+    # Found by search (seed 32 of make_classification, features scaled 1e-2..10, C=1e6):
+    # the polish from max|g| = 4.4e-5 lands at 3.2e-4 (ill-conditioned, penalty ~1e-8).
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(
+        300, 20, n_informative=6, n_classes=3, class_sep=2.0, random_state=32, flip_y=0.02
+    )
+    X = X * np.logspace(-2, 1, 20)[np.random.default_rng(32).permutation(20)]
+    return SoftmaxObjective(X, y, 3, C=1e6)
+
+
+def test_newton_cg_after_a_polish_that_breaks_the_test_iterates_until_it_holds_again():
+    # A converged run ends at max|g| <= tol: it used to report convergence at the polished
+    # point (3.2e-4 here, above tol = 1e-4). After the one polish, plain Newton steps run
+    # until the test holds, and no second polish follows.
+    obj = _polish_breaks_the_test()
+    result = minimize(obj, np.zeros(obj.n_params), "newton-cg", tol=1e-4, max_iter=300)
+    assert result.converged
+    assert result.grad_norm <= 1e-4
+    polished = [i for i, row in enumerate(result.history) if row.get("polish")]
+    assert len(polished) == 1
+    i = polished[0]
+    assert i > 0
+    assert result.history[i - 1]["grad_norm"] <= 1e-4
+    assert result.history[i]["grad_norm"] > 1e-4  # ... and the polish broke it
+    assert len(result.history) > i + 1  # so plain steps followed
+    assert all(row["grad_norm"] > 1e-4 for row in result.history[i:-1])
+    # The point returned is no worse than the polished one, and at the minimiser within tol.
+    assert result.fun <= result.history[i]["loss"]
+    reference = minimize(obj, np.zeros(obj.n_params), "newton-cg", tol=1e-9, max_iter=300)
+    assert result.fun - reference.fun <= 1e-6
+
+
+def test_newton_cg_told_it_already_polished_stops_where_the_test_holds():
+    from softreg.optim.newton_cg import minimize_newton_cg
+
+    obj = problem(C=0.5)
+    done = minimize(obj, np.zeros(obj.n_params), "newton-cg", tol=1e-6)
+    assert done.history[-1].get("polish")
+    again = minimize_newton_cg(obj, done.x, tol=1e-6, polished=True)
+    assert again.n_iter == 0
+    assert again.converged
+    np.testing.assert_array_equal(again.x, done.x)
+    fresh = minimize_newton_cg(obj, done.x, tol=1e-6)  # a new fit polishes once more
+    assert fresh.n_iter == 1
+    assert fresh.history[0]["polish"]
+
+
+def test_newton_cg_state_reads_the_pairs_older_softreg_saved():
+    from softreg.optim.newton_cg import NewtonCGState, carried_to_new_fit, newton_cg_state
+
+    pair = (np.ones(3), np.full(3, 2.0))
+    assert newton_cg_state(None) == NewtonCGState((), False)
+    old = newton_cg_state([pair])  # softreg <= 0.4 saved a list of pairs
+    assert old.polished is False
+    assert len(old.pairs) == 1
+    np.testing.assert_array_equal(old.pairs[0][1], pair[1])
+    assert carried_to_new_fit(NewtonCGState((pair,), True)).polished is False
+    assert carried_to_new_fit(None) is None

@@ -112,8 +112,11 @@ def test_each_fit_of_the_path_starts_from_the_last_ones_parameters_and_curvature
     assert starts[0].optimizer_state is None
     for before, start in zip(ends[:-1], starts[1:], strict=True):
         np.testing.assert_array_equal(start.w, before.w)
-        assert start.optimizer_state  # a non-empty list of (d, H d) pairs
-        assert start.optimizer_state is before.optimizer_state
+        assert start.optimizer_state.pairs  # a non-empty tuple of (d, H d) pairs
+        assert start.optimizer_state.pairs is before.optimizer_state.pairs
+        # ... but not the polish: each C takes its own final step.
+        assert before.optimizer_state.polished
+        assert not start.optimizer_state.polished
         assert start.n_iter == 0  # max_iter counts this C's iterations only
     # Carried pairs change the preconditioner, not the solution.
     for state, C in zip(ends, [0.01, 0.1, 1.0], strict=True):

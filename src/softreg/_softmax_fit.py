@@ -23,6 +23,7 @@ from softreg._fingerprint import data_fingerprint
 from softreg._sklearn_params import n_iter_array, resolve_penalty, resolve_solver
 from softreg.objective import SoftmaxObjective
 from softreg.optim._fit_core import FitState, Hook, fit_core
+from softreg.optim.newton_cg import carried_to_new_fit
 from softreg.optim.solve import STOCHASTIC
 from softreg.resume import Checkpointer, Run, start_from_checkpoint
 
@@ -321,7 +322,8 @@ def _warm_start(
             and np.array_equal(coef, previous[1])
             and np.array_equal(intercept, previous[2])
         ):
-            return FitState(np.array(final.w, copy=True), 0, [], final.optimizer_state, final.rng)
+            carried = carried_to_new_fit(final.optimizer_state)  # a new fit polishes anew
+            return FitState(np.array(final.w, copy=True), 0, [], carried, final.rng)
     return FitState(flat_params(previous[1], previous[2], objective), rng=rng)
 
 

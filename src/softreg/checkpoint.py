@@ -49,6 +49,7 @@ from softreg.archive import (
     to_json,
     write_archive,
 )
+from softreg.optim.newton_cg import NewtonCGState
 from softreg.optim.transforms import AdamState
 
 __all__ = [
@@ -62,7 +63,7 @@ FORMAT_VERSION = 2  # 2: the header's digest covers it and every array (version 
 _FORMAT_NAME = "softreg-checkpoint"
 # Hyper-parameters that may change between the interrupted and the resumed run.
 _RESUMABLE_PARAMS = frozenset({"max_iter", "max_epochs", "verbose", "warm_start"})
-_NAMED_TUPLES: dict[str, Any] = {"AdamState": AdamState}
+_NAMED_TUPLES: dict[str, Any] = {"AdamState": AdamState, "NewtonCGState": NewtonCGState}
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "SFC64")
 
 

@@ -44,6 +44,7 @@ from softreg import _kernels
 from softreg._validation import as_label_array, encode_labels
 from softreg.objective import SoftmaxObjective
 from softreg.optim._fit_core import FitState, fit_core
+from softreg.optim.newton_cg import carried_to_new_fit
 
 Array = NDArray[Any]
 
@@ -172,7 +173,7 @@ def path_step(
     start = (
         FitState(np.zeros(objective.n_params, dtype=objective.dtype))
         if previous is None
-        else FitState(previous.w, optimizer_state=previous.optimizer_state)
+        else FitState(previous.w, optimizer_state=carried_to_new_fit(previous.optimizer_state))
     )
     return fit_core(objective, start, solver, tol=tol, max_iter=max_iter)
 

@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 
 from softreg.optim._guards import check_divergence
 from softreg.optim._result import warn_not_converged
+from softreg.optim.newton_cg import NewtonCGState, newton_cg_state
 from softreg.optim.solve import STOCHASTIC, minimize
 from softreg.optim.transforms import Schedule
 
@@ -159,22 +160,35 @@ def _full_batch(
     # newton-cg carries curvature pairs from one iteration to the next and updates this list in
     # place: saved with the state, they make a resumed fit repeat the uninterrupted one bit for
     # bit. The snapshot is a new list of the same (immutable) arrays.
+    # Whether its final (polishing) step was taken goes with them (NewtonCGState): a resumed
+    # or warm-started run that already polished stops once max|grad| <= tol, as the
+    # uninterrupted one did, instead of polishing again (a different model).
     pairs: list[Any] | None = None
+    polished = False
     if method == "newton-cg":
-        previous = start.optimizer_state
-        pairs = [tuple(pair) for pair in previous] if isinstance(previous, list) else []
+        previous = newton_cg_state(start.optimizer_state)
+        pairs, polished = [tuple(pair) for pair in previous.pairs], previous.polished
 
     def snapshot() -> Any:
-        return None if pairs is None else [tuple(pair) for pair in pairs]
+        return None if pairs is None else NewtonCGState(tuple(pairs), polished)
 
     def on_iteration(w: NDArray[Any], row: dict[str, Any]) -> bool:
+        nonlocal polished
+        polished = polished or bool(row.get("polish", False))
         state.w, state.n_iter = w, start.n_iter + int(row["iteration"])
         state.history.append(dict(row, iteration=state.n_iter))
         state.optimizer_state = snapshot()
         return call_hooks(hooks, state)
 
     result = minimize(
-        objective, start.w, method, tol=tol, max_iter=remaining, callback=on_iteration, state=pairs
+        objective,
+        start.w,
+        method,
+        tol=tol,
+        max_iter=remaining,
+        callback=on_iteration,
+        state=pairs,
+        polished=polished,
     )
     state.w, state.n_iter = result.x, start.n_iter + int(result.n_iter)
     state.optimizer_state, state.converged = snapshot(), bool(result.converged)
