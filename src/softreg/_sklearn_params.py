@@ -15,15 +15,19 @@ warnings and errors scikit-learn 1.9.1 gives on the way (texts as in
   ``newton-cholesky``) are refused with the softreg solver that minimises the same objective.
 
 Each function takes plain values and returns plain values; the estimator calls them first thing
-in ``fit``, before looking at the data, as scikit-learn does.
+in ``fit``, before looking at the data, as scikit-learn does. :data:`PARAMETER_CONSTRAINTS`
+is the estimator's ``_parameter_constraints``: the types and ranges scikit-learn's
+``_fit_context`` checks before that.
 """
 
 from __future__ import annotations
 
 import warnings
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 
 #: scikit-learn solvers softreg lacks -> the softreg solver minimising the same objective.
 SKLEARN_SOLVER_EQUIVALENTS = {
@@ -31,6 +35,38 @@ SKLEARN_SOLVER_EQUIVALENTS = {
     "newton-cholesky": "newton-cg",
     "sag": "lbfgs",
     "saga": "fista",
+}
+
+#: ``SoftmaxRegression._parameter_constraints``: what each parameter may be, checked by
+#: scikit-learn's ``_fit_context`` (its ``InvalidParameterError`` names the parameter).
+PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
+    "penalty": [
+        StrOptions({"l2", "l1", "elasticnet"}),
+        None,
+        Hidden(StrOptions({"deprecated"})),
+    ],
+    "C": [Interval(Real, 0, None, closed="right")],
+    "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
+    "dual": ["boolean"],
+    "fit_intercept": ["boolean"],
+    "intercept_scaling": [Interval(Real, 0, None, closed="neither")],
+    "class_weight": [dict, StrOptions({"balanced"}), None],
+    "solver": [
+        StrOptions({"auto", "newton-cg", "lbfgs", "fista", "sgd", "adam"}),
+        # scikit-learn's own: refused in fit with the softreg solver to use instead.
+        Hidden(StrOptions(set(SKLEARN_SOLVER_EQUIVALENTS))),
+    ],
+    "max_iter": [Interval(Integral, 0, None, closed="left")],
+    "tol": [Interval(Real, 0, None, closed="left"), None],
+    "warm_start": ["boolean"],
+    "n_jobs": [None, Integral],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "learning_rate": [Interval(Real, 0, None, closed="neither"), callable, None],
+    "momentum": [Interval(Real, 0, 1, closed="left")],
+    "init": [StrOptions({"zeros", "xavier"})],
+    "input_scale": [Interval(Real, 0, None, closed="neither"), None],
 }
 #: Solvers (softreg's and scikit-learn's) that handle an L1 term; the others take L2 or none.
 _L1_SOLVERS = ("auto", "fista", "saga", "liblinear")

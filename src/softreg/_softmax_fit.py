@@ -3,8 +3,8 @@
 Functions of the estimator (passed as ``model``; this module imports none): the penalty and
 solver its parameters choose, the objective of its data (in memory, or sharded on Dask), the
 start point (zeros, Xavier, a warm start, a checkpoint), the hooks (`Progress`, which keeps the
-fitted attributes current, and a checkpointer), and `run`, which hands them to the one training
-loop :func:`softreg.optim._fit_core.fit_core`.
+fitted attributes current, and a checkpointer), and `run` and `run_epoch` (one ``partial_fit``
+epoch), which hand them to the one training loop :func:`softreg.optim._fit_core.fit_core`.
 """
 
 from __future__ import annotations
@@ -63,11 +63,6 @@ def seed(random_state: Any) -> Any:
     if isinstance(random_state, np.random.RandomState):
         return random_state.randint(np.iinfo(np.int32).max)
     return random_state
-
-
-def is_dense_integer(X: Any) -> bool:
-    """Whether ``X`` is a NumPy array of integers (raw pixels), which ``input_scale`` keeps."""
-    return isinstance(X, np.ndarray) and np.issubdtype(X.dtype, np.integer)
 
 
 def scale_of(model: Any) -> float:
@@ -129,6 +124,14 @@ def dense_coef(model: Any) -> NDArray[Any]:
     """``model.coef_`` as an array (it is a CSR matrix after ``sparsify()``)."""
     coef = model.coef_
     return coef.toarray() if sp.issparse(coef) else np.asarray(coef)
+
+
+def previous_fit(model: Any) -> tuple[Any, Any, Any] | None:
+    """What a ``warm_start`` fit continues: ``(classes_, coef_, intercept_)`` of the fitted
+    ``model`` (`run` uses them when the classes and shapes match), else None."""
+    if model.warm_start and hasattr(model, "coef_"):
+        return model.classes_, dense_coef(model), model.intercept_
+    return None
 
 
 def store(model: Any, w: NDArray[Any], objective: Any) -> None:
@@ -195,39 +198,6 @@ class SklearnCallbacks:
 
     def on_fit_end(self, state: Any) -> None:
         self.bridge.close()
-
-
-def check_state(model: Any) -> None:
-    """Raise ValueError if restored fitted attributes of ``model`` are inconsistent."""
-    classes = np.asarray(model.classes_)
-    if classes.ndim != 1 or len(classes) < 2 or classes.dtype == object:
-        raise ValueError(f"classes_ must be a 1-d non-object array of >= 2 labels, got {classes!r}")
-    k, d = len(classes), int(model.n_features_in_)
-    coef, intercept = dense_coef(model), np.asarray(model.intercept_)
-    if coef.shape != (k, d) or intercept.shape != (k,):
-        raise ValueError(
-            f"coef_ must have shape {(k, d)} and intercept_ {(k,)}, got {coef.shape} and "
-            f"{intercept.shape}"
-        )
-    if coef.dtype not in (np.float32, np.float64) or intercept.dtype != coef.dtype:
-        raise ValueError(
-            f"coef_ and intercept_ must share a float32/float64 dtype, got {coef.dtype} "
-            f"and {intercept.dtype}"
-        )
-    if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
-        raise ValueError("coef_ and intercept_ must be finite")
-    n_iter = np.asarray(model.n_iter_)
-    if (
-        n_iter.size != 1
-        or n_iter.dtype.kind not in "iu"
-        or int(n_iter.reshape(())) < 0
-        or not isinstance(model.history_, list)
-    ):
-        raise ValueError(
-            "n_iter_ must be a non-negative integer (an int32 array of shape (1,)) and "
-            f"history_ a list of dicts, got n_iter_={model.n_iter_!r}"
-        )
-    model.n_iter_ = n_iter_array(n_iter)  # model files of softreg 0.1.0 hold a plain int
 
 
 def run(
@@ -335,6 +305,38 @@ def _checkpoint_contents(state: FitState) -> dict[str, Any]:
         "rng": state.rng,
         "model_state": {"history_": state.history},
     }
+
+
+def run_epoch(model: Any, objective: Any, first: bool) -> None:
+    """One ``partial_fit`` epoch of ``"sgd"`` (``"adam"`` if that is the solver) on ``objective``:
+    from a fresh start on the ``first`` call, else from ``coef_``/``intercept_`` and the
+    optimiser state and generator the previous call left; appends the epoch to ``history_``."""
+    solver = "adam" if model.solver == "adam" else "sgd"
+    if first or not hasattr(model, "_rng"):
+        model._rng = np.random.default_rng(seed(model.random_state))
+    if first:
+        start = FitState(initial_params(model, objective, model._rng), rng=model._rng)
+    else:
+        w = flat_params(dense_coef(model), model.intercept_, objective)
+        state = getattr(model, "_optimizer_state", None)
+        start = FitState(w, int(model.n_iter_[0]), [], state, model._rng)
+    # One epoch through the fit core, with no stop rule (tol=0: the history is not needed).
+    final = fit_core(
+        objective,
+        start,
+        solver,
+        tol=0.0,
+        max_iter=start.n_iter + 1,
+        learning_rate=learning_rate_for(model, solver),
+        momentum=float(model.momentum),
+        batch_size=int(model.batch_size),
+    )
+    store(model, final.w, objective)
+    model._optimizer_state = final.optimizer_state
+    if first:
+        model.history_ = []
+    model.history_.extend(final.history)  # in place: one row per call
+    model.n_iter_ = n_iter_array(final.n_iter)
 
 
 def run_sharded(

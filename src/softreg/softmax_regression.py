@@ -3,44 +3,40 @@
 The estimator validates input, keeps fitted state and predicts. Its settings become an objective,
 a start point and hooks in :mod:`softreg._softmax_fit`, and every fit (in memory or on Dask
 shards, warm-started, resumed from a checkpoint, or one ``partial_fit`` epoch) is one call of
-the training loop :func:`softreg.optim._fit_core.fit_core`.
+the training loop :func:`softreg.optim._fit_core.fit_core`. What it accepts is checked in
+:mod:`softreg._softmax_checks` (data, restored state) and :mod:`softreg._sklearn_params`
+(parameters, as scikit-learn's ``LogisticRegression`` checks them).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.linear_model._base import SparseCoefMixin
-from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.multiclass import _check_partial_fit_first_call
+from sklearn.utils.validation import check_is_fitted
 
 from softreg import _softmax_fit as setup
 from softreg._sklearn_callbacks import CallbackSupportMixin, open_callbacks
-from softreg._sklearn_params import (
-    SKLEARN_SOLVER_EQUIVALENTS,
-    n_iter_array,
-    upgrade_legacy_params,
-    warn_n_jobs,
+from softreg._sklearn_params import PARAMETER_CONSTRAINTS, upgrade_legacy_params, warn_n_jobs
+from softreg._softmax_checks import (
+    check_fit_classes,
+    check_partial_fit_penalty,
+    check_state,
+    check_stream_classes,
+    check_temperature,
+    validate_fit_data,
+    validate_X,
 )
-from softreg._validation import (
-    as_label_array,
-    check_magnitude,
-    check_numeric_X,
-    encode_labels,
-    reject_multilabel,
-    report_sparse_format,
-)
+from softreg._validation import as_label_array, encode_labels
 from softreg.functional import log_softmax, softmax
 from softreg.io import register_estimator
-from softreg.optim._fit_core import FitState, fit_core
 from softreg.resume import check_checkpoint_every
 
 
@@ -194,35 +190,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, SparseCoefMixin, 
     #: ``temperature_`` is set by ``TemperatureScaling.calibrated_estimator``.
     _optional_state_attributes: ClassVar[tuple[str, ...]] = ("temperature_",)
 
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "penalty": [
-            StrOptions({"l2", "l1", "elasticnet"}),
-            None,
-            Hidden(StrOptions({"deprecated"})),
-        ],
-        "C": [Interval(Real, 0, None, closed="right")],
-        "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
-        "dual": ["boolean"],
-        "fit_intercept": ["boolean"],
-        "intercept_scaling": [Interval(Real, 0, None, closed="neither")],
-        "class_weight": [dict, StrOptions({"balanced"}), None],
-        "solver": [
-            StrOptions({"auto", "newton-cg", "lbfgs", "fista", "sgd", "adam"}),
-            # scikit-learn's own: refused in fit with the softreg solver to use instead.
-            Hidden(StrOptions(set(SKLEARN_SOLVER_EQUIVALENTS))),
-        ],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left"), None],
-        "warm_start": ["boolean"],
-        "n_jobs": [None, Integral],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither"), callable, None],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
-        "init": [StrOptions({"zeros", "xavier"})],
-        "input_scale": [Interval(Real, 0, None, closed="neither"), None],
-    }
+    #: The types and ranges of the parameters (see :mod:`softreg._sklearn_params`).
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = PARAMETER_CONSTRAINTS
 
     def __init__(
         self,
@@ -319,11 +288,7 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, SparseCoefMixin, 
         warn_n_jobs(self.n_jobs)
         C, l1_ratio = setup.penalty_args(self)
         solver = setup.solver_for(self, l1_ratio)
-        previous = (
-            (self.classes_, setup.dense_coef(self), self.intercept_)
-            if self.warm_start and hasattr(self, "coef_")
-            else None
-        )
+        previous = setup.previous_fit(self)
         run = setup.Run(callback, checkpoint, checkpoint_every, resume_from)
         if hasattr(X, "__dask_graph__"):
             callbacks = open_callbacks(self, X, y, sample_weight, solver, int(self.max_iter))
@@ -331,39 +296,14 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, SparseCoefMixin, 
                 self, X, y, sample_weight, C, l1_ratio, solver, previous, run, client, callbacks
             )
             return self
-        X, y = self._validate_fit_data(X, y, reset=True)
-        y_enc = self._set_classes(y)
+        X, y = validate_fit_data(self, X, y, reset=True)
+        self.classes_ = as_label_array(y)
+        check_fit_classes(self.classes_, type(self).__name__)
+        y_enc = encode_labels(y, self.classes_)
         objective = setup.in_memory_objective(self, X, y_enc, sample_weight, C, l1_ratio)
         callbacks = open_callbacks(self, X, y, sample_weight, solver, int(self.max_iter))
         setup.run(self, objective, solver, X.shape, previous, run, callbacks)
         return self
-
-    def _validate_fit_data(self, X: Any, y: Any, reset: bool) -> tuple[Any, NDArray[Any]]:
-        reject_multilabel(y, type(self).__name__, "MLPClassifier or OneVsRestClassifier")
-        check_numeric_X(X)
-        report_sparse_format(X, type(self).__name__, self.verbose)
-        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=self._dtypes(X), reset=reset)
-        check_magnitude(X, setup.scale_of(self))
-        check_classification_targets(y)
-        if X.shape[0] == 0:
-            raise ValueError("X has 0 samples; at least one is required.")
-        return X, y
-
-    def _dtypes(self, X: Any) -> Any:
-        """Accepted dtypes: also X's own integer dtype when ``input_scale`` is set (no copy)."""
-        if self.input_scale is not None and setup.is_dense_integer(X):
-            return None
-        return [np.float64, np.float32]
-
-    def _set_classes(self, y: NDArray[Any]) -> NDArray[np.intp]:
-        """Set ``classes_`` from ``y`` (at least two) and return ``y`` as class indices."""
-        self.classes_ = as_label_array(y)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in y, but y "
-                f"contains only one class: {self.classes_[0]!r}."
-            )
-        return encode_labels(y, self.classes_)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(
@@ -386,55 +326,21 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, SparseCoefMixin, 
             self, None if classes is None else as_label_array(classes)
         )
         C, l1_ratio = setup.penalty_args(self)
-        if l1_ratio > 0:
-            raise ValueError(
-                "partial_fit supports only an L2 penalty or none (l1_ratio=0 or C=np.inf), got "
-                f"l1_ratio={self.l1_ratio!r} with penalty={self.penalty!r}."
-            )
-        X, y = self._validate_fit_data(X, y, reset=first)
+        check_partial_fit_penalty(self, l1_ratio)
+        X, y = validate_fit_data(self, X, y, reset=first)
         if first:
             self.classes_ = as_label_array(self.classes_)
-            if len(self.classes_) < 2:
-                raise ValueError(
-                    f"classes must contain at least 2 labels, got {self.classes_.tolist()}."
-                )
+            check_stream_classes(self.classes_)
         y_enc = encode_labels(y, self.classes_)
         objective = setup.in_memory_objective(self, X, y_enc, sample_weight, C)
-        solver = "adam" if self.solver == "adam" else "sgd"
-        if first or not hasattr(self, "_rng"):
-            self._rng = np.random.default_rng(setup.seed(self.random_state))
-        if first:
-            start = FitState(setup.initial_params(self, objective, self._rng), rng=self._rng)
-        else:
-            w = setup.flat_params(setup.dense_coef(self), self.intercept_, objective)
-            state = getattr(self, "_optimizer_state", None)
-            start = FitState(w, int(self.n_iter_[0]), [], state, self._rng)
-        # One epoch through the fit core, with no stop rule (tol=0: the history is not needed).
-        final = fit_core(
-            objective,
-            start,
-            solver,
-            tol=0.0,
-            max_iter=start.n_iter + 1,
-            learning_rate=setup.learning_rate_for(self, solver),
-            momentum=float(self.momentum),
-            batch_size=int(self.batch_size),
-        )
-        setup.store(self, final.w, objective)
-        self._optimizer_state = final.optimizer_state
-        if first:
-            self.history_ = []
-        self.history_.extend(final.history)  # in place: one row per call
-        self.n_iter_ = n_iter_array(final.n_iter)
+        setup.run_epoch(self, objective, first)
         return self
 
     # -- prediction --------------------------------------------------------------------------
 
     def _logits(self, X: Any) -> NDArray[Any]:
         check_is_fitted(self)
-        check_numeric_X(X)
-        X = validate_data(self, X, accept_sparse="csr", dtype=self._dtypes(X), reset=False)
-        check_magnitude(X, setup.scale_of(self))
+        X = validate_X(self, X)
         coef = self.coef_  # dense, or sparse after sparsify()
         if self.input_scale is not None:  # (s X) W^T = X (s W)^T: no scaled copy of X
             coef = coef * coef.dtype.type(self.input_scale)
@@ -485,17 +391,8 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, SparseCoefMixin, 
 
     def _validate_state(self) -> None:
         """Raise ValueError if restored fitted attributes are inconsistent."""
-        setup.check_state(self)
-        _check_temperature(self)
-
-
-def _check_temperature(model: Any) -> None:
-    """Raise ValueError unless an optional ``temperature_`` is a finite float > 0."""
-    temperature = getattr(model, "temperature_", None)
-    if temperature is not None and not (
-        isinstance(temperature, (float, int)) and np.isfinite(temperature) and temperature > 0
-    ):
-        raise ValueError(f"temperature_ must be a finite float > 0, got {temperature!r}")
+        check_state(self)
+        check_temperature(self)
 
 
 register_estimator(SoftmaxRegression)

@@ -259,7 +259,7 @@ def summary(
     >>> round(result.llf, 3), round(result.prsquared, 3)
     (-58.685, 0.644)
     """
-    from softreg import _softmax_fit
+    from softreg import _softmax_checks, _softmax_fit
     from softreg.softmax_regression import SoftmaxRegression
 
     if not isinstance(model, SoftmaxRegression):
@@ -302,7 +302,7 @@ def summary(
         ref = int(hits[0])
     names = _term_names(model, feature_names, n_features, fit_intercept)
 
-    X, y_checked = model._validate_fit_data(X, y, reset=False)
+    X, y_checked = _softmax_checks.validate_fit_data(model, X, y, reset=False)
     y_enc = encode_labels(y_checked, classes)
     weight = np.asarray(
         _softmax_fit.sample_weights(model, sample_weight, X, y_enc), dtype=np.float64
