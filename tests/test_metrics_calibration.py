@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sklearn.metrics import brier_score_loss
-from sklearn.metrics import log_loss as sk_log_loss
 
+from metrics_cases import random_case
 from softreg import metrics
-from softreg.functional import log_softmax, softmax
 
 
 def _reference_ece(y, proba, n_bins):
@@ -34,18 +30,9 @@ def _reference_ece(y, proba, n_bins):
     return ece, mce
 
 
-def _random_case(seed, n=300, k=4):
-    rng = np.random.default_rng(seed)
-    logits = rng.normal(scale=2.0, size=(n, k))
-    proba = softmax(logits, axis=1)
-    # Labels drawn from a sharper distribution: the model is under-confident there.
-    y = np.array([rng.choice(k, p=softmax(2 * z)) for z in logits])
-    return y, proba, logits
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_ece_and_mce_match_the_written_out_definition(seed):
-    y, proba, _ = _random_case(seed)
+    y, proba, _ = random_case(seed)
     ece, mce = _reference_ece(y, proba, 15)
     assert metrics.expected_calibration_error(y, proba) == pytest.approx(ece, rel=1e-12)
     assert metrics.max_calibration_error(y, proba) == pytest.approx(mce, rel=1e-12)
@@ -74,7 +61,7 @@ def test_hand_computed_table_and_weights():
 
 
 def test_quantile_bins_hold_equal_counts():
-    y, proba, _ = _random_case(3, n=600)
+    y, proba, _ = random_case(3, n=600)
     table = metrics.calibration_table(y, proba, n_bins=6, strategy="quantile")
     assert table.count.tolist() == [100] * 6
     conf = proba.max(axis=1)
@@ -88,7 +75,7 @@ def test_quantile_bins_hold_equal_counts():
 
 
 def test_classwise_ece_written_out():
-    y, proba, _ = _random_case(4, n=200, k=3)
+    y, proba, _ = random_case(4, n=200, k=3)
     total = 0.0
     for k in range(3):
         edges = np.arange(16) / 15
@@ -100,54 +87,9 @@ def test_classwise_ece_written_out():
     assert metrics.classwise_ece(y, proba) == pytest.approx(total / 3, rel=1e-12)
 
 
-def test_brier_and_log_loss_match_scikit_learn():
-    y, proba, logits = _random_case(5)
-    assert metrics.brier_score(y, proba) == pytest.approx(
-        brier_score_loss(y, proba, labels=range(4)), rel=1e-12
-    )
-    assert metrics.log_loss(y, proba) == pytest.approx(sk_log_loss(y, proba), rel=1e-12)
-    from_logs = metrics.log_loss(y, log_proba=log_softmax(logits, axis=1))
-    assert from_logs == pytest.approx(sk_log_loss(y, proba), rel=1e-12)
-
-
-def test_log_loss_from_log_proba_is_exact_where_proba_underflows():
-    log_proba = np.array([[-800.0, 0.0], [0.0, -800.0]])
-    assert metrics.log_loss([0, 0], log_proba=log_proba) == 400.0
-    # From probabilities the true value is infinite; no clipping makes it finite.
-    assert metrics.log_loss([0], np.array([[0.0, 1.0]])) == math.inf
-
-
-@pytest.mark.parametrize(
-    ("y", "proba", "kwargs", "match"),
-    [
-        ([0, 1], [[0.5, 0.5]], {}, "1 rows"),
-        ([0], [[2.0, -1.0]], {}, "logits"),
-        ([0], [[0.5, 0.6]], {}, "sum to 1"),
-        ([0], [[np.nan, 1.0]], {}, "finite"),
-        (["a"], [[0.5, 0.5]], {}, "labels=model.classes_"),
-        ([2], [[0.5, 0.5]], {}, r"\[0, 1\]"),
-        (["c"], [[0.5, 0.5]], {"labels": ["a", "b"]}, "not in labels"),
-        ([0], [[0.5, 0.5]], {"n_bins": 0}, "n_bins"),
-        ([0], [[0.5, 0.5]], {"strategy": "width"}, "strategy"),
-        ([0], [[0.5, 0.5]], {"sample_weight": [-1.0]}, "non-negative"),
-        ([0], [0.5, 0.5], {}, "shape"),
-    ],
-)
-def test_bad_inputs_raise_naming_the_argument(y, proba, kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        metrics.expected_calibration_error(y, np.asarray(proba), **kwargs)
-
-
-def test_log_loss_needs_exactly_one_input():
-    with pytest.raises(ValueError, match="exactly one"):
-        metrics.log_loss([0])
-    with pytest.raises(ValueError, match="log_proba"):
-        metrics.log_loss([0], log_proba=np.array([[0.5, 0.7]]))
-
-
 @given(st.integers(0, 2**32 - 1), st.integers(2, 6), st.integers(1, 20))
 def test_properties(seed, k, n_bins):
-    y, proba, _ = _random_case(seed, n=50, k=k)
+    y, proba, _ = random_case(seed, n=50, k=k)
     table = metrics.calibration_table(y, proba, n_bins=n_bins)
     assert 0 <= table.ece <= table.mce <= 1
     assert table.count.sum() == 50
