@@ -120,3 +120,20 @@ def test_sparse_and_integer_scaled_input_give_the_dense_result():
     np.testing.assert_allclose(
         summary(raw, pixels, labels).bse, summary(scaled, scaled_X, labels).bse, rtol=1e-4
     )
+
+
+def test_exports_the_same_names_as_before_the_split():
+    from softreg import stats
+
+    assert stats.__all__ == [
+        "MAX_PARAMS",
+        "SeparationWarning",
+        "SingularHessianError",
+        "Summary",
+        "WaldTest",
+        "summary",
+    ]
+    assert stats.MAX_PARAMS == 16_384
+    assert stats.SEPARATED == 1e-10  # not in __all__, but importable from softreg.stats
+    assert issubclass(stats.SeparationWarning, UserWarning)
+    assert issubclass(stats.SingularHessianError, ValueError)
