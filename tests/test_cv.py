@@ -248,6 +248,23 @@ def test_bad_settings_are_named(data, params, match):
         SoftmaxRegressionCV(**params).fit(X, y)
 
 
+def test_bad_data_gets_softregression_s_named_errors_before_any_fold_is_fitted(data):
+    # A magnitude that overflows the Hessian used to surface as "Eigenvalues did not converge"
+    # from the first fold's preconditioner; a string in X as NumPy's "could not convert".
+    X, y = data
+    with pytest.raises(ValueError, match=r"X contains values too large for float64"):
+        SoftmaxRegressionCV(Cs=[1.0], cv=3).fit(X * 1e200, y)
+    words = X.astype(object)
+    words[0, 0] = "abc"
+    with pytest.raises(TypeError, match=r"X column 0 has dtype object holding a str value"):
+        SoftmaxRegressionCV(Cs=[1.0], cv=3).fit(words, y)
+    with pytest.raises(ValueError, match=r"OneVsRestClassifier\(SoftmaxRegressionCV\(\)\)"):
+        SoftmaxRegressionCV(Cs=[1.0], cv=3).fit(X, np.eye(3)[y % 3].astype(int))
+    fitted = SoftmaxRegressionCV(Cs=[1.0], cv=3).fit(X, y)
+    with pytest.raises(ValueError, match=r"X contains values too large for float64"):
+        fitted.predict(X * 1e200)
+
+
 def test_sparse_wide_input_matches_dense(monkeypatch):
     # Wide enough for the diagonal preconditioner and the Lanczos grid (thresholds lowered so
     # the dense twin is small): sparse and dense X give the same path.

@@ -38,10 +38,17 @@ def accepted_dtypes(model: Any, X: Any) -> Any:
     return [np.float64, np.float32]
 
 
-def validate_fit_data(model: Any, X: Any, y: Any, reset: bool) -> tuple[Any, NDArray[Any]]:
+def validate_fit_data(
+    model: Any,
+    X: Any,
+    y: Any,
+    reset: bool,
+    multilabel_hint: str = "MLPClassifier or OneVsRestClassifier",
+) -> tuple[Any, NDArray[Any]]:
     """``X`` (CSR if sparse) and ``y`` checked for a fit of ``model``; ``reset`` as in
-    scikit-learn's ``validate_data`` (sets ``n_features_in_``, ``feature_names_in_``)."""
-    reject_multilabel(y, type(model).__name__, "MLPClassifier or OneVsRestClassifier")
+    scikit-learn's ``validate_data`` (sets ``n_features_in_``, ``feature_names_in_``).
+    ``multilabel_hint`` names what to use instead when ``y`` is multi-label."""
+    reject_multilabel(y, type(model).__name__, multilabel_hint)
     check_numeric_X(X)
     report_sparse_format(X, type(model).__name__, model.verbose)
     X, y = validate_data(

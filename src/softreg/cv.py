@@ -19,16 +19,14 @@ from sklearn.metrics import get_scorer_names
 from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from softreg._cv_path import fit_fold_paths
 from softreg._sklearn_params import n_iter_array
+from softreg._softmax_checks import check_fit_classes, validate_fit_data, validate_X
 from softreg._validation import (
     as_label_array,
     encode_labels,
-    reject_multilabel,
-    report_sparse_format,
 )
 from softreg.path import check_Cs, check_weighted_classes, default_Cs, regularization_path
 from softreg.softmax_regression import SoftmaxRegression
@@ -205,10 +203,6 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
 
     # -- fitting -------------------------------------------------------------------------------
 
-    def _dtypes(self, X: Any) -> Any:
-        integer = isinstance(X, np.ndarray) and np.issubdtype(X.dtype, np.integer)
-        return None if integer and self.input_scale is not None else [np.float64, np.float32]
-
     def _l1_ratios(self) -> Array:
         if self.l1_ratios is None:
             return np.zeros(1)
@@ -222,17 +216,14 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Any:
         """Cross-validate the path on ``X`` (n_samples, n_features) and ``y``; refit."""
-        reject_multilabel(y, type(self).__name__, "OneVsRestClassifier(SoftmaxRegressionCV())")
-        report_sparse_format(X, type(self).__name__, self.verbose)
-        X, y_arr = validate_data(self, X, y, accept_sparse="csr", dtype=self._dtypes(X))
+        # SoftmaxRegression's checks, before any fold is fitted (a magnitude that overflows
+        # the Hessian gave "Eigenvalues did not converge" from the first fold's preconditioner).
+        X, y_arr = validate_fit_data(
+            self, X, y, reset=True, multilabel_hint="OneVsRestClassifier(SoftmaxRegressionCV())"
+        )
         y = np.asarray(y_arr)
-        check_classification_targets(y)
         self.classes_ = as_label_array(y)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in y, but y "
-                f"contains only one class: {self.classes_[0]!r}."
-            )
+        check_fit_classes(self.classes_, type(self).__name__)
         y_enc = encode_labels(y, self.classes_)
         k = len(self.classes_)
         dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float32)
@@ -387,7 +378,7 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
 
     def _validated(self, X: Any) -> Any:
         check_is_fitted(self)
-        return validate_data(self, X, accept_sparse="csr", dtype=self._dtypes(X), reset=False)
+        return validate_X(self, X)
 
     def decision_function(self, X: Any) -> Array:
         """Logits, shape (n_samples, n_classes); for two classes ``z_1 - z_0`` (n_samples,)."""
