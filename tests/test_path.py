@@ -168,6 +168,18 @@ def test_bad_arguments_are_named():
         regularization_path(X, y[:10], 3)
     with pytest.raises(ValueError, match="no variation"):
         default_Cs(np.zeros((4, 2)), np.array([0, 1, 0, 1]), 2, fit_intercept=False)
+    # As SoftmaxRegression words them; before: a numba TypingError, NumPy's "could not
+    # convert string to float", a NaN loss after the first pass.
+    with pytest.raises(ValueError, match="multi-label"):
+        regularization_path(X, np.eye(3)[y].astype(int), [1.0])
+    words = X.astype(object)
+    words[0, 0] = "abc"
+    with pytest.raises(TypeError, match="X column 0 has dtype object holding a str value"):
+        regularization_path(words, y, [1.0])
+    with pytest.raises(ValueError, match="X contains values too large for float64"):
+        regularization_path(X * 1e200, y, [1.0])
+    with pytest.raises(ValueError, match="too large for float32"):  # input_scale counts
+        regularization_path(np.full((30, 5), 200, np.uint8), y, [1.0], input_scale=1e15)
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])

@@ -41,7 +41,13 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_array, check_consistent_length
 
 from softreg import _kernels
-from softreg._validation import as_label_array, encode_labels
+from softreg._validation import (
+    as_label_array,
+    check_magnitude,
+    check_numeric_X,
+    encode_labels,
+    reject_multilabel,
+)
 from softreg.objective import SoftmaxObjective
 from softreg.optim._fit_core import FitState, fit_core
 from softreg.optim.newton_cg import carried_to_new_fit
@@ -285,12 +291,17 @@ def regularization_path(
         raise ValueError(f"max_iter must be an int >= 1, got {max_iter!r}")
     if not (tol >= 0):
         raise ValueError(f"tol must be >= 0, got {tol!r}")
+    # SoftmaxRegression's checks: a one-hot y reached the compiled passes (a numba TypingError),
+    # a string in X NumPy's "could not convert", a huge X a NaN loss after the first pass.
+    reject_multilabel(y, "regularization_path", "MLPClassifier or OneVsRestClassifier")
+    check_numeric_X(X)
     integer = isinstance(X, np.ndarray) and np.issubdtype(X.dtype, np.integer)
     X = check_array(
         X,
         accept_sparse="csr",
         dtype=None if integer and input_scale is not None else [np.float64, np.float32],
     )
+    check_magnitude(X, 1.0 if input_scale is None else float(input_scale))
     y = np.asarray(y)
     check_consistent_length(X, y)
     check_classification_targets(y)
