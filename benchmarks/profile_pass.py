@@ -42,7 +42,7 @@ def profile(X: np.ndarray, y: np.ndarray, repeats: int = 5, cache_rows: int = 51
     """
     import numba
 
-    from softreg._kernels import compiled, passes, single_threaded_blas
+    from softreg._kernels import compiled, compiled_passes, passes, single_threaded_blas, threads
 
     compiled._build()
     n, d = X.shape
@@ -50,7 +50,7 @@ def profile(X: np.ndarray, y: np.ndarray, repeats: int = 5, cache_rows: int = 51
     f32 = np.dtype(np.float32)
     rng = np.random.default_rng(0)
     coef = rng.normal(scale=0.01, size=(k, d)).astype(np.float32)
-    Wt, b = passes._class_rows(coef, np.zeros(k, np.float32), 1.0, f32)
+    Wt, b = compiled_passes._class_rows(coef, np.zeros(k, np.float32), 1.0, f32)
     weight = np.full(n, 1 / n, np.float32)
     proba = np.empty((n, k), np.float32)
     passes.loss_grad(X, y, weight, coef, np.zeros(k, np.float32), proba_out=proba)
@@ -110,8 +110,8 @@ def profile(X: np.ndarray, y: np.ndarray, repeats: int = 5, cache_rows: int = 51
                 block_median_times([f], repeats, rounds=1)[0]
                 for f in (lambda p=phase: p(X), in_cache(phase))
             )
-    workers = passes._compiled_workers(X, None)
-    chunks = passes._chunks(n, workers, compiled.GROUP)
+    workers = compiled_passes._compiled_workers(X, None)
+    chunks = threads._chunks(n, workers, compiled.GROUP)
     flops = 2 * 2 * n * d * k
     m = round((flops / 2) ** (1 / 3))
     A = np.ones((m, m), np.float32)
@@ -126,7 +126,7 @@ def profile(X: np.ndarray, y: np.ndarray, repeats: int = 5, cache_rows: int = 51
     # The floor as bench_fit measures it: the faster of BLAS's default threads and one thread.
     t_read, t_lg, t_hvp, t_gemm, t_gemm1 = block_median_times(
         [
-            single_threaded(lambda: list(passes._pool().map(lambda c: read(X, *c), chunks))),
+            single_threaded(lambda: list(threads._pool().map(lambda c: read(X, *c), chunks))),
             single_threaded(lambda: passes.loss_grad(X, y, weight, coef, np.zeros(k, np.float32))),
             single_threaded(lambda: passes.hessp(X, weight, proba, coef, np.zeros(k, np.float32))),
             lambda: A @ A,

@@ -30,7 +30,7 @@ def wide_hessp(
     X: np.ndarray, weight: np.ndarray, proba: np.ndarray, V: np.ndarray, block_rows: int = 512
 ) -> np.ndarray:
     """Data-term Hessian times each of the r directions ``V`` (r, k, d) in one pass: (r, k, d)."""
-    from softreg._kernels import passes
+    from softreg._kernels import threads
 
     r, k, d = V.shape
     Vcat = np.ascontiguousarray(V.reshape(r * k, d).T)  # (d, r k)
@@ -48,8 +48,8 @@ def wide_hessp(
             out += Z.reshape(hi - lo, r * k).T @ Xb
         return out
 
-    with passes.single_threaded_blas():
-        parts = passes._map_chunks(work, X.shape[0], passes.default_workers(), block_rows)
+    with threads.single_threaded_blas():
+        parts = threads._map_chunks(work, X.shape[0], threads.default_workers(), block_rows)
     return np.sum(parts, axis=0).reshape(r, k, d)
 
 

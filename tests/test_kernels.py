@@ -1,15 +1,10 @@
 """softreg._kernels: the fused passes against the plain formula, and the K-FAC inverse."""
 
-import itertools
-
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from scipy.special import logsumexp, softmax
 
 from softreg._kernels import feature_basis, hessp, inverse, loss_grad
-from softreg._kernels.passes import _chunks
 
 # Every test here runs on both paths: NumPy/BLAS and numba-compiled (conftest.py).
 pytestmark = pytest.mark.usefixtures("numpy_and_compiled")
@@ -177,14 +172,3 @@ def test_kfac_inverse_keeps_float32():
     np.testing.assert_allclose(
         apply32(r.astype(np.float32)), ref, rtol=1e-4, atol=1e-5 * abs(ref).max()
     )
-
-
-@given(st.integers(1, 5000), st.integers(1, 9), st.integers(1, 700))
-def test_chunks_partition_rows_on_block_boundaries(n, workers, block):
-    chunks = _chunks(n, workers, block)
-    assert 1 <= len(chunks) <= workers
-    assert chunks[0][0] == 0
-    assert chunks[-1][1] == n
-    for (_, stop), (start, _) in itertools.pairwise(chunks):
-        assert stop == start
-        assert start % block == 0

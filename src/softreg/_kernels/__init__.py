@@ -2,7 +2,9 @@
 
 from softreg._kernels import jacobi, sparse, sparse_columns, subspace
 from softreg._kernels.kfac import feature_basis, inverse
-from softreg._kernels.passes import axpy, default_workers, hessp, loss_grad, single_threaded_blas
+from softreg._kernels.passes import hessp, loss_grad
+from softreg._kernels.threads import default_workers, single_threaded_blas
+from softreg._kernels.vectors import axpy
 
 __all__ = [
     "axpy",

@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from softreg._kernels import compiled
-from softreg._kernels.passes import _map_chunks, default_workers
+from softreg._kernels.threads import _map_chunks, default_workers
 
 Array = NDArray[Any]
 

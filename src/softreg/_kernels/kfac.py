@@ -28,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from softreg._kernels.passes import single_threaded_blas
+from softreg._kernels.threads import single_threaded_blas
 
 Array = NDArray[Any]
 

@@ -33,7 +33,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from softreg._kernels import compiled, compiled_sparse
-from softreg._kernels.passes import _log_softmax_inplace, _pool, default_workers
+from softreg._kernels.passes import _log_softmax_inplace
+from softreg._kernels.threads import _pool, default_workers
 
 Array = NDArray[Any]
 

@@ -17,8 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from softreg._kernels import compiled, compiled_sparse
-from softreg._kernels.passes import default_workers
 from softreg._kernels.sparse import _check_labels, _check_proba, _map, row_ranges
+from softreg._kernels.threads import default_workers
 
 Array = NDArray[Any]
 

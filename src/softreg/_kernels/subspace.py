@@ -43,7 +43,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from softreg._kernels import kfac
-from softreg._kernels.passes import _map_chunks, default_workers, single_threaded_blas
+from softreg._kernels.threads import _map_chunks, default_workers, single_threaded_blas
 
 Array = NDArray[Any]
 
