@@ -55,6 +55,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from softreg import _kernels
+from softreg._hessian_operator import HessianOperator
 
 Array = NDArray[Any]
 HessP = Callable[[Array], Array]  # a HessianOperator, or any v -> H v
@@ -374,63 +375,3 @@ class SoftmaxObjective(L1Part):
         """
         small = self.n_features + int(self.fit_intercept) <= _kernels.kfac.MAX_FEATURES
         return "kfac" if small else "diagonal"
-
-
-class HessianOperator:
-    """The exact Hessian of a :class:`SoftmaxObjective` at one point, as an operator.
-
-    ``H(v)`` is the Hessian-vector product: two matrix products over X, reusing the stored
-    probabilities of shape (n_samples, n_classes).
-    """
-
-    def __init__(self, objective: SoftmaxObjective, proba: Array) -> None:
-        self.objective = objective
-        self.proba = proba
-
-    def __call__(self, v: Array) -> Array:
-        return self.objective._hessp(self.proba, np.asarray(v, dtype=self.objective.dtype))
-
-    @property
-    def preconditioner_name(self) -> str:
-        """Which :meth:`preconditioner` this is: ``"kfac"`` or ``"diagonal"`` (by X's shape)."""
-        return self.objective.preconditioner_name
-
-    def preconditioner(self) -> Callable[[Array], Array]:
-        """``r -> M r`` with ``M`` an approximation of ``H^{-1}``, for conjugate gradients.
-
-        Kronecker-factored (:mod:`softreg._kernels.kfac`) when ``preconditioner_name`` is
-        ``"kfac"``: the feature factor is computed once per objective (from at most 4096
-        rows), the class factor from this point's probabilities; on the leading eigen-
-        directions of the feature factor (up to 64, see :func:`softreg._kernels.subspace.
-        directions`) the exact Hessian at this point replaces it, formed from at most 4096
-        rows (:mod:`softreg._kernels.subspace`; on full Fashion-MNIST 115 Hessian-vector
-        products per fit became about 61). Otherwise the inverse of the Hessian's diagonal at
-        this point (:mod:`softreg._kernels.jacobi`), one pass over X.
-        """
-        obj = self.objective
-        if obj.preconditioner_name == "diagonal":
-            columns = obj._column_form()
-            diagonal = (
-                _kernels.jacobi.hessian_diagonal(obj.X, obj.weight, self.proba, scale=obj.scale)
-                if columns is None
-                else _kernels.sparse_columns.hessian_diagonal(
-                    columns, obj.weight, self.proba, scale=obj.scale
-                )
-            )
-            return _kernels.jacobi.inverse(
-                diagonal, obj.l2_strength, fit_intercept=obj.fit_intercept, dtype=obj.dtype
-            )
-        if "basis" not in obj._cache:
-            obj._cache["basis"] = _kernels.feature_basis(
-                obj.X, obj.weight, scale=obj.scale, fit_intercept=obj.fit_intercept
-            )
-        return _kernels.subspace.preconditioner(
-            obj.X,
-            obj.weight,
-            self.proba,
-            obj._cache["basis"],
-            obj.l2_strength,
-            scale=obj.scale,
-            fit_intercept=obj.fit_intercept,
-            dtype=obj.dtype,
-        )
