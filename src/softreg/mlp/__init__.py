@@ -1,6 +1,7 @@
 """Multilayer perceptron: `MLPClassifier` (``classifier``), its layers (forward beside backward,
 ``layers``), how a fit is set up (``fitting``), the epoch loop (``training``), targets
-(``targets``), restored-state checks (``state``) and the Fashion-MNIST network (``defaults``)."""
+(``targets``), parameter and input checks (``checks``), restored-state checks (``state``) and the
+Fashion-MNIST network (``defaults``)."""
 
 from softreg.mlp.classifier import MLPClassifier
 from softreg.mlp.defaults import FASHION_MNIST_DEFAULTS

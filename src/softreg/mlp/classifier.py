@@ -2,13 +2,13 @@
 
 The maths (forward beside backward, the two losses) lives in :mod:`softreg.mlp.layers`, how a
 fit is set up in :mod:`softreg.mlp.fitting`, the one epoch loop (with its hooks: callbacks,
-checkpoints) in :mod:`softreg.mlp.training` and the consistency checks of a restored network in
-:mod:`softreg.mlp.state`; this module validates input, keeps fitted state and predicts.
+checkpoints) in :mod:`softreg.mlp.training`, the checks of its parameters and input in
+:mod:`softreg.mlp.checks` and the consistency checks of a restored network in
+:mod:`softreg.mlp.state`; this module holds the parameters and fitted state, and predicts.
 """
 
 from __future__ import annotations
 
-import numbers
 import os
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -16,15 +16,13 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
 
-from softreg._validation import check_magnitude, check_numeric_X
 from softreg.functional import log_sigmoid, log_softmax, sigmoid, softmax
 from softreg.io import register_estimator
+from softreg.mlp.checks import PARAMETER_CONSTRAINTS, validate_X
 from softreg.mlp.fitting import fit_network
-from softreg.mlp.layers import ACTIVATIONS, predict_logits
-from softreg.mlp.state import check_network_state
+from softreg.mlp.layers import predict_logits
+from softreg.mlp.state import check_network_state, check_temperature
 from softreg.resume import Run, check_checkpoint_every
 
 Callback = Callable[["MLPClassifier", dict[str, Any]], Any]
@@ -111,24 +109,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     dtype('float32')
     """
 
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(ACTIVATIONS))],
-        "solver": [StrOptions({"adam", "sgd"})],
-        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
-        "learning_rate_schedule": [StrOptions({"constant", "cosine"})],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
-        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
-        "momentum": [Interval(numbers.Real, 0, 1, closed="left")],
-        "tol": [Interval(numbers.Real, 0, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
-        "random_state": ["random_state", np.random.Generator],
-        "warm_start": ["boolean"],
-        "verbose": ["verbose"],
-    }
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = PARAMETER_CONSTRAINTS
 
     classes_: NDArray[Any]
     coefs_: list[NDArray[np.float32]]
@@ -285,18 +266,6 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         fit_network(self, X, y, classes=classes, resume=resume, incremental=True, run=None)
         return self
 
-    def _record_epoch(self, loss: float, val_score: float | None) -> dict[str, Any]:
-        self.n_iter_ += 1
-        self.loss_ = float(loss)
-        record: dict[str, Any] = {"iteration": self.n_iter_, "loss": self.loss_}
-        if val_score is not None:
-            record["val_score"] = val_score
-        self.history_.append(record)
-        if self.verbose:
-            extra = f", val_score = {val_score:.4f}" if val_score is not None else ""
-            print(f"Epoch {self.n_iter_}, loss = {loss:.6f}{extra}")
-        return record
-
     def _params(self) -> tuple[NDArray[np.float32], ...]:
         """``(W_1, b_1, ..., W_L, b_L)``: the arrays of ``coefs_``/``intercepts_`` themselves."""
         return tuple(a for pair in zip(self.coefs_, self.intercepts_, strict=True) for a in pair)
@@ -304,10 +273,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ prediction
 
     def _logits(self, X: ArrayLike) -> NDArray[np.float32]:
-        check_is_fitted(self)
-        check_numeric_X(X)
-        X_checked = np.asarray(validate_data(self, X, reset=False, dtype=np.float32))
-        check_magnitude(X_checked)
+        X_checked = validate_X(self, X)  # first: an unfitted model has no _params()
         return predict_logits(self._params(), X_checked, self.activation)
 
     def _decode(self, X: NDArray[np.float32]) -> NDArray[Any]:
@@ -403,16 +369,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             n_features_in=self.n_features_in_,
             n_outputs=self.n_outputs_,
         )
-        temperature = getattr(self, "temperature_", None)
-        if temperature is not None and not (
-            self.out_activation_ == "softmax"
-            and isinstance(temperature, (float, int))
-            and np.isfinite(temperature)
-            and temperature > 0
-        ):
-            raise ValueError(
-                f"temperature_ must be a finite float > 0 on a softmax head, got {temperature!r}"
-            )
+        check_temperature(self.out_activation_, getattr(self, "temperature_", None))
 
 
 register_estimator(MLPClassifier)

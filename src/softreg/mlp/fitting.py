@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.model_selection import train_test_split
-from sklearn.utils.validation import validate_data
 from threadpoolctl import threadpool_limits
 
 from softreg._fingerprint import data_fingerprint
-from softreg._validation import check_magnitude, check_numeric_X, check_validation_split
+from softreg._validation import check_validation_split
 from softreg.checkpoint import load_checkpoint
+from softreg.mlp.checks import validate_fit_data
 from softreg.mlp.layers import init_params
 from softreg.mlp.state import check_hidden_layer_sizes, check_same_hidden_layers
 from softreg.mlp.targets import Targets, as_labels, encode_targets, ravel_column, read_targets
@@ -29,6 +29,7 @@ from softreg.mlp.training import (
     EpochState,
     make_optimizer,
     make_rng,
+    record_epoch,
     run_epoch,
     train,
 )
@@ -61,15 +62,8 @@ def fit_network(
     # New parameters invalidate a temperature calibrated for the old ones.
     model.__dict__.pop("temperature_", None)
     sizes = check_hidden_layer_sizes(model.hidden_layer_sizes)
-    check_numeric_X(X)
-    X_checked, y_checked = validate_data(
-        model, X, y, reset=not resume, dtype=np.float32, multi_output=True, y_numeric=False
-    )
-    X = np.asarray(X_checked)
-    check_magnitude(X)
-    target = encode_fit_targets(
-        model, np.asarray(y_checked), classes, resume=resume, incremental=incremental
-    )
+    X, y_checked = validate_fit_data(model, X, y, reset=not resume)
+    target = encode_fit_targets(model, y_checked, classes, resume=resume, incremental=incremental)
     if model.early_stopping and not incremental:
         softmax = model.out_activation_ == "softmax"
         check_validation_split(
@@ -109,7 +103,7 @@ def fit_network(
     threads = 1 if min(model.batch_size, X.shape[0]) < SINGLE_THREAD_BATCH_SIZE else None
     if incremental:
         with threadpool_limits(limits=threads, user_api="blas"):
-            model._record_epoch(run_epoch(model, optimizer, params, X, target), None)
+            record_epoch(model, run_epoch(model, optimizer, params, X, target), None)
         return
     validation = None
     if model.early_stopping:

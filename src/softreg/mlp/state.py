@@ -13,7 +13,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["check_hidden_layer_sizes", "check_network_state", "check_same_hidden_layers"]
+__all__ = [
+    "check_hidden_layer_sizes",
+    "check_network_state",
+    "check_same_hidden_layers",
+    "check_temperature",
+]
 
 
 def check_hidden_layer_sizes(hidden_layer_sizes: Any) -> tuple[int, ...]:
@@ -93,3 +98,20 @@ def check_network_state(
         )
     if len(classes) != n_outputs or (out_activation == "softmax" and len(classes) < 2):
         raise ValueError(f"classes_ has {len(classes)} entries for n_outputs_={n_outputs}")
+
+
+def check_temperature(out_activation: str, temperature: Any) -> None:
+    """Raise ValueError unless ``temperature`` (an optional ``temperature_``, None if absent) is
+    a finite float > 0 on a softmax head.
+
+    ``TemperatureScaling.calibrated_estimator`` sets it; the softmax head divides its logits by it.
+    """
+    if temperature is not None and not (
+        out_activation == "softmax"
+        and isinstance(temperature, (float, int))
+        and np.isfinite(temperature)
+        and temperature > 0
+    ):
+        raise ValueError(
+            f"temperature_ must be a finite float > 0 on a softmax head, got {temperature!r}"
+        )

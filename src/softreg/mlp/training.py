@@ -1,7 +1,7 @@
 """The one mini-batch training loop of `MLPClassifier`: optimiser, epochs, stop rule, hooks.
 
-The estimator (:mod:`softreg.mlp.classifier`) validates input and owns the fitted state; the
-functions here update that state in place, one epoch at a time, with the optimisers of
+The estimator (:mod:`softreg.mlp.classifier`) owns the fitted state; the functions here update
+that state in place, one epoch at a time (`record_epoch` counts each), with the optimisers of
 :mod:`softreg.optim.transforms` and the gradients of :mod:`softreg.mlp.layers`. As in
 :func:`softreg.optim._fit_core.fit_core`, user callbacks and checkpoints are hooks of `train`
 (``on_iteration(state)``, True stops; ``on_fit_end(state)``), and resuming a fit is starting
@@ -25,7 +25,15 @@ from softreg.optim._fit_core import Hook, call_hooks
 from softreg.optim._guards import check_divergence
 from softreg.optim.transforms import GradientTransformation, adam_inplace, sgd
 
-__all__ = ["CallbackHook", "EpochState", "make_optimizer", "make_rng", "run_epoch", "train"]
+__all__ = [
+    "CallbackHook",
+    "EpochState",
+    "make_optimizer",
+    "make_rng",
+    "record_epoch",
+    "run_epoch",
+    "train",
+]
 
 # The estimator being trained (an MLPClassifier; typed loosely: this module imports none).
 MLPClassifier = Any
@@ -114,6 +122,21 @@ def run_epoch(
                 p += u
             total += loss * len(rows)
     return total / n_samples
+
+
+def record_epoch(model: MLPClassifier, loss: float, val_score: float | None) -> dict[str, Any]:
+    """Count one more epoch on ``model``: ``n_iter_``, ``loss_`` and the row of ``history_``
+    (``val_score`` with early stopping), which is returned; one line printed if ``verbose``."""
+    model.n_iter_ += 1
+    model.loss_ = float(loss)
+    record: dict[str, Any] = {"iteration": model.n_iter_, "loss": model.loss_}
+    if val_score is not None:
+        record["val_score"] = val_score
+    model.history_.append(record)
+    if model.verbose:
+        extra = f", val_score = {val_score:.4f}" if val_score is not None else ""
+        print(f"Epoch {model.n_iter_}, loss = {loss:.6f}{extra}")
+    return record
 
 
 @dataclass
@@ -208,7 +231,7 @@ def train(
             X_val, target_val = validation
             hits = model._decode(X_val) == target_val
             val_score = float(np.mean(hits.all(axis=1) if hits.ndim == 2 else hits))
-        state.record = model._record_epoch(loss, val_score)
+        state.record = record_epoch(model, loss, val_score)
         state.n_iter = model.n_iter_
         # Stop rule (as scikit-learn's MLP): no improvement by `tol` for n_iter_no_change
         # epochs, on the validation accuracy if early stopping, else on the training loss.
