@@ -17,7 +17,13 @@ from sklearn.model_selection import train_test_split
 from softreg import metrics
 from softreg.calibration import TemperatureScaling
 
-__all__ = ["calibrate", "fraction", "split_validation", "write_calibration_plot"]
+__all__ = [
+    "calibrate",
+    "calibration_summary",
+    "fraction",
+    "split_validation",
+    "write_calibration_plot",
+]
 
 
 def fraction(text: str) -> float:
@@ -89,6 +95,19 @@ def calibrate(
         },
     }
     return scaler.calibrated_estimator(), record, (before[0], after[0])
+
+
+def calibration_summary(calibration: dict[str, Any]) -> str:
+    """The summary line of a `calibrate` record: the temperature, test ECE and NLL before and
+    after."""
+    test = calibration["test"]
+    return (
+        f"temperature {calibration['temperature']:.4f} (fitted on "
+        f"{calibration['validation_samples']} "
+        f"held-out training images): test ECE {test['before']['ece']:.4f} -> "
+        f"{test['after']['ece']:.4f}, NLL {test['before']['nll']:.4f} -> "
+        f"{test['after']['nll']:.4f}"
+    )
 
 
 def write_calibration_plot(
