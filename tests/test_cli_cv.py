@@ -72,3 +72,22 @@ def test_bad_combinations_are_usage_errors(
 def test_c_must_be_positive_or_auto(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--dataset", "digits", "--out", str(tmp_path / "r"), "--C", "-1"]) == 2
     assert "expected a number > 0 or 'auto'" in capsys.readouterr().err
+
+
+def test_train_auto_without_matplotlib_skips_the_plots_and_still_writes_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The CV curve was drawn even when the other plots were skipped for want of matplotlib:
+    # the run failed with an ImportError instead of noting the skip.
+    import sys
+
+    import softreg
+
+    monkeypatch.delattr(softreg, "plotting", raising=False)
+    monkeypatch.setitem(sys.modules, "softreg.plotting", None)  # import raises ImportError
+    out = tmp_path / "run"
+    argv = ["train", "--dataset", "digits", "--C", "auto", "--cv", "3", "--out", str(out)]
+    assert main([*argv, "--quiet", "--max-samples", "400"]) == 0
+    assert "plots skipped" in capsys.readouterr().err
+    assert not list(out.glob("*.png"))
+    assert json.loads((out / "metrics.json").read_text())["cv"]["n_folds"] == 3

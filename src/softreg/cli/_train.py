@@ -183,7 +183,7 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
                 stage, model, curves.rows, test_record, test_images, y_test, y_pred, names,
                 args.dataset, prep,
             )  # fmt: skip
-            if cv_model is not None:
+            if cv_model is not None and plots:  # none: matplotlib missing, noted by write_plots
                 plots.append(write_cv_plot(stage, cv_model, args.dataset))
         if probas is not None and plots:
             title = f"{type(model).__name__} on {args.dataset} (test set)"
