@@ -69,6 +69,17 @@ def test_bad_combinations_are_usage_errors(
     assert not (tmp_path / "run").exists()
 
 
+def test_checkpoint_with_auto_is_refused_before_any_data_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An empty --data-dir: the data error used to come first, after reading the splits.
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    argv = ["train", "--dataset", "fashion-mnist", "--data-dir", str(empty), "--C", "auto"]
+    assert main([*argv, "--resume", "ck.npz", "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    assert "--checkpoint and --resume do not apply to --C auto" in capsys.readouterr().err
+
+
 def test_c_must_be_positive_or_auto(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--dataset", "digits", "--out", str(tmp_path / "r"), "--C", "-1"]) == 2
     assert "expected a number > 0 or 'auto'" in capsys.readouterr().err

@@ -72,6 +72,11 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
     out = Path(args.out)
     check_out(out, args.overwrite)
     model = build_model(args)
+    # Cross-validation (--C auto) has no per-iteration callback or checkpoints; refused before
+    # any data is loaded (it used to come after reading both splits).
+    cv_model = model if hasattr(model, "Cs") else None
+    if cv_model is not None and (args.checkpoint or args.resume):
+        raise UsageError("--checkpoint and --resume do not apply to --C auto")
     info = datasets.info(args.dataset)
     quiet = args.quiet
     train_images, y_train = load_split(
@@ -100,11 +105,8 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
     bar = progress(total, f"train {args.model}", quiet=quiet, min_interval=2.0)
     curves = LearningCurves(X_train, y_train, curve_idx, X_test, y_test, bar=bar, start=start)
 
-    # Cross-validation (--C auto) has no per-iteration callback or checkpoints; it records
-    # its path instead, and the refit model it chose is what is scored and saved.
-    cv_model = model if hasattr(model, "Cs") else None
-    if cv_model is not None and (args.checkpoint or args.resume):
-        raise UsageError("--checkpoint and --resume do not apply to --C auto")
+    # Cross-validation records its path instead, and the refit model it chose is what is
+    # scored and saved.
     fit_args = (
         {}
         if cv_model is not None
