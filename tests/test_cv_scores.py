@@ -34,6 +34,21 @@ def test_a_custom_scorer_sees_the_model_and_the_rows():
     assert table.score[0, 0, 0] == 0.25
 
 
+@pytest.mark.parametrize("value", ["good", None, True, np.array([0.5, 0.7])])
+def test_a_scorer_returning_no_number_is_refused_by_name(value):
+    # NumPy said "could not convert string to float: 'good'", or "setting an array element
+    # with a sequence", and stored True as a score of 1.0.
+    table = ScoreTable(2, 1, 1, lambda model, X, y: value)
+    with pytest.raises(TypeError, match=r"scoring must return a number, got .* on fold 1"):
+        table.record(1, 0, 0, np.log(np.full((2, 2), 0.5)), np.array([0, 1]), model="m")
+
+
+def test_a_scorer_may_return_numpy_scalars():
+    table = ScoreTable(1, 1, 2, lambda model, X, y: np.float32(0.5))
+    table.record(0, 0, 0, np.log(np.full((2, 2), 0.5)), np.array([0, 1]), model="m")
+    assert table.score[0, 0, 0] == 0.5
+
+
 def filled(scores):
     """A table whose scores (n_folds, n_Cs) are given (one l1_ratio)."""
     scores = np.asarray(scores, dtype=float)

@@ -9,6 +9,7 @@ Standard errors are ``std(ddof=1) / sqrt(n_folds)`` over the folds.
 from __future__ import annotations
 
 import inspect
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -111,7 +112,15 @@ class ScoreTable:
                 )
             self.score[f, i, j] = float(np.average(hits, weights=sample_weight))
         else:
-            self.score[f, i, j] = self.scorer(model, X, y)
+            value = self.scorer(model, X, y)
+            # As scikit-learn's cross_validate words it; NumPy said "could not convert string
+            # to float" for a str, and stored a bool as 0 or 1.
+            if not isinstance(value, Real) or isinstance(value, bool):
+                raise TypeError(
+                    f"scoring must return a number, got {value!r} ({type(value).__name__}) "
+                    f"instead, on fold {f}"
+                )
+            self.score[f, i, j] = float(value)
 
     def mean_score(self, i: int, j: int) -> float:
         """The mean over the folds of the score at (l1_ratio ``i``, ``C`` ``j``)."""
