@@ -57,6 +57,7 @@ def test_train_auto_equals_the_library_and_saves_the_refit(cv_run: Path) -> None
     ("extra", "message"),
     [
         (["--cv", "3"], "--cv applies only with --C auto"),
+        (["--C", "auto", "--cv", "1"], "argument --cv: expected an integer >= 2 (folds), got '1'"),
         (["--C", "auto", "--checkpoint", "ck.npz"], "do not apply to --C auto"),
     ],
 )

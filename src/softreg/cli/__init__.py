@@ -84,6 +84,27 @@ def positive_int(text: str) -> int:
     return value
 
 
+def fold_count(text: str) -> int:
+    """argparse type of ``--cv``: an integer >= 2 (one fold leaves nothing to validate on).
+
+    Examples
+    --------
+    >>> fold_count("5")
+    5
+    >>> fold_count("1")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected an integer >= 2 (folds), got '1'
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 2 (folds), got {text!r}")
+    return value
+
+
 def _calibrate_fraction(text: str) -> float:
     from softreg.cli._calibrate import fraction
 
@@ -128,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=c_or_auto,
         help="inverse L2 strength (softmax), or auto: chosen by cross-validation (--cv)",
     )
-    train.add_argument("--cv", type=positive_int, metavar="K", help="folds of --C auto (default 5)")
+    train.add_argument("--cv", type=fold_count, metavar="K", help="folds of --C auto (default 5)")
     train.add_argument("--epochs", type=positive_int, help="max iterations (full-batch) or epochs")
     train.add_argument(
         "--batch-size", type=positive_int, help="mini-batch size (stochastic solvers, mlp)"
