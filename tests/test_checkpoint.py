@@ -367,3 +367,44 @@ def test_newton_cg_resumed_from_any_iteration_or_the_end_trains_the_same_model(
         np.testing.assert_array_equal(resumed.coef_, direct.coef_)
         assert resumed.n_iter_ == direct.n_iter_
         assert resumed.history_ == direct.history_
+
+
+def test_mlp_checkpointed_warm_start_continues_and_resumes_where_it_would_end(
+    tmp_path: Path,
+) -> None:
+    # warm_start=True was silently ignored when a checkpoint was asked for (the fit started
+    # afresh), because a resumed run could not tell where a warm fit ends. The checkpoint now
+    # records the epoch the fit started from.
+    X, y = _data(n=120)
+    X = X.astype(np.float32)
+    params = dict(hidden_layer_sizes=(6,), max_epochs=4, n_iter_no_change=100,
+                  learning_rate=0.01, random_state=2, warm_start=True)  # fmt: skip
+
+    def first_fit() -> MLPClassifier:
+        with pytest.warns(ConvergenceWarning):
+            return MLPClassifier(**params).fit(X, y)
+
+    with pytest.warns(ConvergenceWarning):
+        direct = first_fit().fit(X, y)  # epochs 5-8, warm
+    assert direct.n_iter_ == 8
+    with pytest.warns(ConvergenceWarning):
+        checkpointed = first_fit().fit(X, y, checkpoint=tmp_path / "all.npz")
+    for a, b in zip(checkpointed.coefs_, direct.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)  # warm, as without a checkpoint
+
+    def interrupt_in_epoch_7(model: MLPClassifier, record: dict) -> None:
+        if record["iteration"] == 7:
+            raise _Interrupt
+
+    path = tmp_path / "c.npz"
+    with pytest.raises(_Interrupt):
+        first_fit().fit(X, y, checkpoint=path, callback=interrupt_in_epoch_7)
+    assert load_checkpoint(path).epoch == 6
+    with pytest.warns(ConvergenceWarning):  # a fresh estimator, in another process say
+        resumed = MLPClassifier(**params).fit(X, y, resume_from=path)
+    assert resumed.n_iter_ == 8
+    for a, b in zip(
+        resumed.coefs_ + resumed.intercepts_, direct.coefs_ + direct.intercepts_, strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert resumed.history_ == direct.history_

@@ -71,7 +71,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     random_state : int, Generator or None, default=None
         Seeds initialisation, shuffling and the validation split.
     warm_start : bool, default=False
-        Continue from the fitted weights on the next `fit` (fresh optimiser state).
+        Continue from the fitted weights on the next `fit` (fresh optimiser state), with or
+        without ``checkpoint``; ``max_epochs`` more epochs.
     verbose : bool, default=False
         Print one line per epoch.
 
@@ -219,16 +220,14 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         """
         check_checkpoint_every(checkpoint_every)
         run = Run(callback, checkpoint, checkpoint_every, resume_from)
-        if checkpoint is not None or resume_from is not None:
-            if self.early_stopping:
-                raise ValueError(
-                    "checkpoint and resume_from do not support early_stopping=True (the "
-                    "held-out split is not checkpointed); use early_stopping=False"
-                )
-            # A checkpointed fit starts afresh (or from its checkpoint), never warm.
-            fit_network(self, X, y, classes=None, resume=False, incremental=False, run=run)
-            return self
-        resume = self.warm_start and hasattr(self, "coefs_")
+        if (checkpoint is not None or resume_from is not None) and self.early_stopping:
+            raise ValueError(
+                "checkpoint and resume_from do not support early_stopping=True (the "
+                "held-out split is not checkpointed); use early_stopping=False"
+            )
+        # A warm start continues from the fitted weights (a checkpointed one too: the checkpoint
+        # records the epoch it started from); resume_from restores everything from the file.
+        resume = resume_from is None and self.warm_start and hasattr(self, "coefs_")
         fit_network(self, X, y, classes=None, resume=resume, incremental=False, run=run)
         return self
 

@@ -116,13 +116,16 @@ def fit_network(
     assert run is not None
     hooks: list[Hook] = [] if run.callback is None else [CallbackHook(model, run.callback)]
     start, end = None, None
+    # The epoch this fit started from: 0, or where a warm start continues. A checkpoint keeps
+    # it, so a resumed fit ends where the uninterrupted one would (max_epochs after it).
+    first_epoch = int(model.n_iter_)
     fingerprint = None
     if run.resume_from is not None or run.checkpoint is not None:
         # Once per fit (one read of X): checkpoints are refused for other data.
         fingerprint = data_fingerprint(X, target)
     if run.resume_from is not None:
-        start = restore_checkpoint(model, run.resume_from, X.shape, fingerprint)
-        params, end = model._params(), model.max_epochs  # resumed: max_epochs in all
+        start, first_epoch = restore_checkpoint(model, run.resume_from, X.shape, fingerprint)
+        params, end = model._params(), first_epoch + model.max_epochs
     if run.checkpoint is not None:
         hooks.append(
             Checkpointer(
@@ -131,7 +134,7 @@ def fit_network(
                 model,
                 (int(X.shape[0]), int(X.shape[1])),
                 model.classes_,
-                partial(checkpoint_contents, model),
+                partial(checkpoint_contents, model, first_epoch=first_epoch),
                 data_fingerprint=fingerprint,
             )
         )
@@ -142,8 +145,9 @@ def fit_network(
 
 def restore_checkpoint(
     model: Any, path: Any, shape: tuple[int, ...], data_fingerprint: str | None = None
-) -> EpochState:
-    """Set the fitted state, optimiser state and RNG saved at ``path``; its loop state."""
+) -> tuple[EpochState, int]:
+    """Set the fitted state, optimiser state and RNG saved at ``path``; its loop state and the
+    epoch its fit started from (0 for checkpoints of softreg <= 0.4, which saved none)."""
     data_shape = (int(shape[0]), int(shape[1]))
     ck = load_checkpoint(
         path,
@@ -158,18 +162,20 @@ def restore_checkpoint(
     model._rng = ck.make_rng() or model._rng
     model._opt_state = ck.optimizer_state
     best, stale = float(ck.extra["best"]), int(ck.extra["stale"])
-    return EpochState(
+    state = EpochState(
         model.n_iter_, dict(model.history_[-1]) if model.history_ else {}, best, stale
     )
+    return state, int(ck.extra.get("first_epoch", 0))
 
 
-def checkpoint_contents(model: Any, state: EpochState) -> dict[str, Any]:
-    """What a checkpoint of this network's fit holds (see :mod:`softreg.resume`)."""
+def checkpoint_contents(model: Any, state: EpochState, *, first_epoch: int = 0) -> dict[str, Any]:
+    """What a checkpoint of this network's fit holds (see :mod:`softreg.resume`); the fit
+    started at epoch ``first_epoch`` (0, or where a warm start continued)."""
     return {
         "optimizer_state": model._opt_state,
         "rng": model._rng,
         "model_state": {a: getattr(model, a) for a in model._state_attributes},
-        "extra": {"best": state.best, "stale": state.stale},
+        "extra": {"best": state.best, "stale": state.stale, "first_epoch": first_epoch},
     }
 
 
