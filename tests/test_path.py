@@ -160,8 +160,18 @@ def test_bad_grids_are_named(Cs, error, match):
 
 def test_bad_arguments_are_named():
     X, y = make_data(n=30)
-    with pytest.raises(ValueError, match="l1_ratio must be in"):
+    with pytest.raises(ValueError, match="l1_ratio must be a float in"):
         regularization_path(X, y, 3, l1_ratio=2.0)
+    # Not numbers: fit_intercept="no" was taken as True, the others failed in NumPy's words.
+    for kwargs, match in [
+        ({"l1_ratio": "a"}, "l1_ratio must be a float in"),
+        ({"tol": "a"}, "tol must be a float >= 0"),
+        ({"max_iter": True}, "max_iter must be an int >= 1"),
+        ({"fit_intercept": "no"}, "fit_intercept must be True or False"),
+        ({"input_scale": "1"}, "input_scale must be a finite float"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            regularization_path(X, y, [1.0], **kwargs)
     with pytest.raises(ValueError, match="at least 2 classes"):
         regularization_path(X, np.zeros(30), 3)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):

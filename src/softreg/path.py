@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -233,6 +233,11 @@ class RegularizationPath:
     classes: Array
 
 
+def _is_real(value: Any) -> bool:
+    """Whether ``value`` is a real number (a bool is not one here)."""
+    return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
+
+
 def regularization_path(
     X: Any,
     y: ArrayLike,
@@ -283,14 +288,20 @@ def regularization_path(
     >>> bool(abs(path.coef[0]).sum() < abs(path.coef[-1]).sum())  # weaker penalty, larger coef
     True
     """
-    if not (0.0 <= float(l1_ratio) <= 1.0):
-        raise ValueError(f"l1_ratio must be in [0, 1], got {l1_ratio!r}")
-    if input_scale is not None and not (np.isfinite(input_scale) and input_scale > 0):
+    # Numbers must be numbers (not bools or strings: fit_intercept="no" was True, and
+    # l1_ratio="a" gave NumPy's "could not convert string to float").
+    if not (_is_real(l1_ratio) and 0.0 <= float(l1_ratio) <= 1.0):
+        raise ValueError(f"l1_ratio must be a float in [0, 1], got {l1_ratio!r}")
+    if input_scale is not None and not (
+        _is_real(input_scale) and np.isfinite(input_scale) and input_scale > 0
+    ):
         raise ValueError(f"input_scale must be a finite float > 0 or None, got {input_scale!r}")
-    if not (isinstance(max_iter, Integral) and max_iter >= 1):
+    if not (isinstance(max_iter, Integral) and not isinstance(max_iter, bool) and max_iter >= 1):
         raise ValueError(f"max_iter must be an int >= 1, got {max_iter!r}")
-    if not (tol >= 0):
-        raise ValueError(f"tol must be >= 0, got {tol!r}")
+    if not (_is_real(tol) and tol >= 0):
+        raise ValueError(f"tol must be a float >= 0, got {tol!r}")
+    if not isinstance(fit_intercept, (bool, np.bool_)):
+        raise ValueError(f"fit_intercept must be True or False, got {fit_intercept!r}")
     # SoftmaxRegression's checks: a one-hot y reached the compiled passes (a numba TypingError),
     # a string in X NumPy's "could not convert", a huge X a NaN loss after the first pass.
     reject_multilabel(y, "regularization_path", "MLPClassifier or OneVsRestClassifier")
