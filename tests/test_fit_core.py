@@ -107,3 +107,22 @@ def test_not_converged_warns_with_the_method_name() -> None:
             obj, FitState(np.zeros(obj.n_params), rng=np.random.default_rng(0)), "sgd",
             tol=1e-12, max_iter=2, learning_rate=1e-4,
         )  # fmt: skip
+
+
+def test_newton_cg_continued_after_a_failed_polish_does_not_polish_again() -> None:
+    # At an optimum found to tol=1e-14 (this problem, seed 1) the polishing step's line search
+    # fails: the fit ends converged with no history row. Continuing from its state used to try
+    # the polish again: one more iteration, n_iter 2 where one run has 1.
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((150, 4))
+    y = (X @ rng.standard_normal((4, 3)) + rng.standard_normal((150, 3))).argmax(axis=1)
+    obj = SoftmaxObjective(X, y, 3, C=0.5)
+    optimum = minimize(obj, np.zeros(obj.n_params), "newton-cg", tol=1e-14, max_iter=200).x
+    done = fit_core(obj, FitState(optimum), "newton-cg", tol=1e-4, max_iter=100)
+    assert done.converged
+    assert done.n_iter == 1
+    assert done.history == []
+    assert done.optimizer_state.polished
+    again = fit_core(obj, done, "newton-cg", tol=1e-4, max_iter=100)
+    assert again.n_iter == 1
+    np.testing.assert_array_equal(again.w, done.w)
