@@ -75,13 +75,7 @@ def positive_int(text: str) -> int:
     ...
     argparse.ArgumentTypeError: expected a positive integer, got '0'
     """
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+    return _integer_at_least(text, 1, "a positive integer")
 
 
 def fold_count(text: str) -> int:
@@ -96,12 +90,17 @@ def fold_count(text: str) -> int:
     ...
     argparse.ArgumentTypeError: expected an integer >= 2 (folds), got '1'
     """
+    return _integer_at_least(text, 2, "an integer >= 2 (folds)")
+
+
+def _integer_at_least(text: str, minimum: int, expected: str) -> int:
+    """``int(text)`` if it is at least ``minimum``, else argparse's error saying ``expected``."""
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 2 (folds), got {text!r}")
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
 
 
