@@ -191,10 +191,10 @@ def _full_batch(
         polished=polished,
     )
     state.w, state.n_iter = result.x, start.n_iter + int(result.n_iter)
-    # Converged with a message: the polish's line search failed (no row, the point kept, which
-    # met the test). The polish counts as taken, or a resumed run would try it once more.
-    polished = polished or (bool(result.converged) and bool(result.message))
-    state.optimizer_state, state.converged = snapshot(), bool(result.converged)
+    # At the end the solver's own state is the truth (a polish whose line search failed leaves
+    # no row to snapshot from, yet counts as taken).
+    state.optimizer_state = result.state if method == "newton-cg" else snapshot()
+    state.converged = bool(result.converged)
     return state
 
 

@@ -231,7 +231,8 @@ def minimize_newton_cg(
 
     ``state`` makes a run resumable bit for bit: a list, updated in place after every iteration
     (before ``callback``) to the curvature pairs the next iteration will use; pass the saved
-    list back to continue. ``SolverResult.state`` holds the same pairs.
+    list back to continue. ``SolverResult.state`` is the final `NewtonCGState`: those pairs and
+    whether the polish (below) was taken.
 
     Stops when ``max|g| <= tol``, after one last Newton step from the first point that meets
     it (``eta = 0.2``; 0.1 with K-FAC and 0.05 with the diagonal preconditioner, see
@@ -312,7 +313,10 @@ def minimize_newton_cg(
                 f_new, g_new, hessp_new = objective.loss_grad_hessp(w + dtype.type(step) * p)
                 break
         if message:
-            converged = polish  # the point already met the test; only the polish failed
+            # The point already met the test; only the polish failed, and counts as taken (a
+            # resumed run would otherwise try it once more).
+            converged = polish
+            polished = polished or polish
             break
         require_finite("newton-cg", f"at the accepted step of iteration {n_iter}", f_new, g_new)
         w = w + dtype.type(step) * p
@@ -342,4 +346,5 @@ def minimize_newton_cg(
         warn_not_converged(
             "newton-cg", max_iter, f" (max|grad| = {gnorm:.3g} > tol = {tol:g}{stopped})"
         )
-    return SolverResult(w, f, gnorm, n_iter, converged, history, message, state=pairs)
+    final = NewtonCGState(tuple(pairs), polished)
+    return SolverResult(w, f, gnorm, n_iter, converged, history, message, state=final)
