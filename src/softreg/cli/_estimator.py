@@ -39,6 +39,9 @@ def build_model(args: argparse.Namespace) -> Any:
             from softreg.cv import SoftmaxRegressionCV
 
             cls, params = SoftmaxRegressionCV, {"cv": args.cv or 5}
+            # Cross-validation has no per-iteration callback or checkpoints.
+            if args.checkpoint or args.resume:
+                raise UsageError("--checkpoint and --resume do not apply to --C auto")
     if args.cv is not None and args.C != "auto":
         raise UsageError("--cv applies only with --C auto (C chosen by cross-validation)")
     accepted = set(cls().get_params(deep=False))

@@ -71,12 +71,8 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
     """Run ``softreg train``; returns the exit status."""
     out = Path(args.out)
     check_out(out, args.overwrite)
-    model = build_model(args)
-    # Cross-validation (--C auto) has no per-iteration callback or checkpoints; refused before
-    # any data is loaded (it used to come after reading both splits).
-    cv_model = model if hasattr(model, "Cs") else None
-    if cv_model is not None and (args.checkpoint or args.resume):
-        raise UsageError("--checkpoint and --resume do not apply to --C auto")
+    model = build_model(args)  # refuses flag combinations before any data is read
+    cv_model = model if hasattr(model, "Cs") else None  # --C auto
     info = datasets.info(args.dataset)
     quiet = args.quiet
     train_images, y_train = load_split(
