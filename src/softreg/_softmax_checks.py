@@ -21,14 +21,10 @@ from softreg._softmax_fit import dense_coef, scale_of
 from softreg._validation import (
     check_magnitude,
     check_numeric_X,
+    is_dense_integer,
     reject_multilabel,
     report_sparse_format,
 )
-
-
-def is_dense_integer(X: Any) -> bool:
-    """Whether ``X`` is a NumPy array of integers (raw pixels), which ``input_scale`` keeps."""
-    return isinstance(X, np.ndarray) and np.issubdtype(X.dtype, np.integer)
 
 
 def accepted_dtypes(model: Any, X: Any) -> Any:

@@ -16,6 +16,11 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.utils.multiclass import type_of_target
 
 
+def is_dense_integer(X: Any) -> bool:
+    """Whether ``X`` is a NumPy array of integers (raw pixels), which ``input_scale`` keeps."""
+    return isinstance(X, np.ndarray) and np.issubdtype(X.dtype, np.integer)
+
+
 def reject_multilabel(y: Any, estimator: str, alternative: str) -> None:
     """Raise ValueError if ``y`` is a multi-label indicator matrix, naming what to use instead.
 

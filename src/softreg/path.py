@@ -46,6 +46,7 @@ from softreg._validation import (
     check_magnitude,
     check_numeric_X,
     encode_labels,
+    is_dense_integer,
     reject_multilabel,
 )
 from softreg.objective import SoftmaxObjective
@@ -306,11 +307,10 @@ def regularization_path(
     # a string in X NumPy's "could not convert", a huge X a NaN loss after the first pass.
     reject_multilabel(y, "regularization_path", "MLPClassifier or OneVsRestClassifier")
     check_numeric_X(X)
-    integer = isinstance(X, np.ndarray) and np.issubdtype(X.dtype, np.integer)
     X = check_array(
         X,
         accept_sparse="csr",
-        dtype=None if integer and input_scale is not None else [np.float64, np.float32],
+        dtype=None if is_dense_integer(X) and input_scale is not None else [np.float64, np.float32],
     )
     check_magnitude(X, 1.0 if input_scale is None else float(input_scale))
     y = np.asarray(y)
