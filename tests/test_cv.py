@@ -165,11 +165,19 @@ def test_early_stopping_stops_after_the_best_and_keeps_the_choice():
     assert np.isnan(early.coefs_paths_[:, n_done:]).all()
     np.testing.assert_allclose(early.scores_[:, :n_done], full.scores_[:, :n_done])
     assert early.C_ == full.C_
-    # The stop rule: the last two fitted C both below the best mean minus its standard error.
+    # The stop rule: the last fitted C below the best mean minus two standard errors, or the
+    # last two below it minus one; and not already one C sooner.
     mean = early.cv_results_["mean_test_score"][:n_done]
     best = int(np.argmax(mean))
     sem = early.cv_results_["sem_test_score"][best]
-    assert np.all(mean[-2:] < mean[best] - sem)
+    assert mean[-1] < mean[best] - 2 * sem or np.all(mean[-2:] < mean[best] - sem)
+    sooner = mean[:-1]
+    best_sooner = int(np.argmax(sooner))
+    sem_sooner = early.cv_results_["sem_test_score"][best_sooner]
+    assert not (best_sooner < len(sooner) - 1 and sooner[-1] < sooner[best_sooner] - 2 * sem_sooner)
+    assert not (
+        best_sooner < len(sooner) - 2 and np.all(sooner[-2:] < sooner[best_sooner] - sem_sooner)
+    )
 
 
 def test_uint8_input_scale_and_float32(data):

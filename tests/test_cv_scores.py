@@ -69,16 +69,30 @@ def test_best_and_one_standard_error_choices():
     assert results["fitted"].all()
 
 
-def test_early_stop_needs_two_later_c_beyond_one_standard_error():
-    table = filled(np.full((2, 6), np.nan))
-    rows = [[-0.9, -0.9], [-0.5, -0.5], [-0.4, -0.6], [-0.6, -0.6], [-0.55, -0.65], [-1, -1]]
+def stops_along(rows):
+    """``passed_best`` after each C of one l1_ratio, the C's fold scores given in turn."""
+    table = filled(np.full((len(rows[0]), len(rows)), np.nan))
     stops = []
     for j, fold_scores in enumerate(rows):
         table.score[:, 0, j] = fold_scores
         stops.append(table.passed_best(0))
-    # Best mean -0.5 (index 1 and 2 tie; the first wins) with standard error 0 at index 1:
-    # index 3 (-0.6) and index 4 (-0.6) both fall below it.
-    assert stops == [False, False, False, False, True, True]
+    return stops
+
+
+def test_early_stop_after_two_later_c_beyond_one_standard_error():
+    # Best mean -0.5 at index 1, standard error 0.1 (folds -0.4, -0.6); index 3 (-0.65) and 4
+    # (-0.62) are below -0.6 but not below -0.7, so only the second of them stops the path.
+    rows = [[-0.9, -0.9], [-0.4, -0.6], [-0.5, -0.55], [-0.6, -0.7], [-0.6, -0.64], [-1, -1]]
+    assert stops_along(rows) == [False, False, False, False, True, True]
+
+
+def test_early_stop_after_one_later_c_beyond_two_standard_errors():
+    # The same best (-0.5, standard error 0.1); index 3 scores -0.75, below -0.5 - 2 * 0.1.
+    rows = [[-0.9, -0.9], [-0.4, -0.6], [-0.5, -0.55], [-0.7, -0.8], [-0.6, -0.64]]
+    assert stops_along(rows) == [False, False, False, True, True]
+    # Just above the line it does not stop, nor does a C that is itself the best.
+    assert stops_along([[-0.9, -0.9], [-0.4, -0.6], [-0.65, -0.74]]) == [False, False, False]
+    assert stops_along([[-0.9, -0.9], [-0.1, -0.1]]) == [False, False]
 
 
 def test_unfitted_c_are_nan_and_rank_last():

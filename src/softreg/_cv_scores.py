@@ -127,18 +127,24 @@ class ScoreTable:
         return float(np.mean(self.score[:, i, j]))
 
     def passed_best(self, i: int) -> bool:
-        """Whether the two newest ``C`` of l1_ratio ``i`` both score below ``best - se(best)``.
+        """Whether the path of l1_ratio ``i`` has clearly passed its best mean score.
 
-        The path's early stop: the best mean score is at least two ``C`` behind, and both
-        later ones are worse than it by more than its standard error.
+        The path's early stop, with ``se`` the best mean's standard error: the newest ``C``
+        scores below ``best - 2 se``, or the two newest both score below ``best - se``; the
+        best is behind them either way. (One ``C`` beyond two standard errors stops the path
+        one ``C`` sooner than the two-``C`` rule alone, on the steep side of a log-loss curve:
+        on 15000 Fashion-MNIST rows, ``C = 0.36`` scores 3.8 standard errors below the best
+        ``C = 0.046``.)
         """
         scores = self.score[:, i]
         j = int((~np.isnan(scores[0])).sum())
-        if j < 3:
+        if j < 2:
             return False
         mean = scores[:, :j].mean(axis=0)
         best = int(np.argmax(mean))
         se = _standard_error(scores[:, best])
+        if best <= j - 2 and mean[j - 1] < mean[best] - 2 * se:
+            return True
         return best <= j - 3 and bool(np.all(mean[j - 2 : j] < mean[best] - se))
 
     def select(self) -> tuple[int, int, int]:
