@@ -41,6 +41,42 @@ def test_each_fold_path_equals_the_fold_fitted_alone_at_each_c():
     assert (fitted.n_iter >= 1).all()
 
 
+def test_the_first_c_starts_every_later_fold_from_the_first_fold_s_solution(monkeypatch):
+    import softreg._cv_path as cv_path
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((600, 8))
+    y = (X[:, :3] @ rng.standard_normal((3, 4))).argmax(axis=1)
+    folds = list(KFold(4).split(X))
+    starts = []
+    path_step = cv_path.path_step
+
+    def spy(objective, previous, **kwargs):
+        starts.append(previous)
+        return path_step(objective, previous, **kwargs)
+
+    monkeypatch.setattr(cv_path, "path_step", spy)
+    fitted = fit_fold_paths(
+        X, y, y, np.arange(4), np.ones(600), folds, np.array([0.01, 1.0]), np.zeros(1),
+        model_at=model_at, scoring="neg_log_loss",
+        fit_intercept=True, scale=1.0, tol=1e-6, max_iter=100,
+    )  # fmt: skip
+    first, later = starts[0], starts[1:4]
+    assert first is None  # the first fold's first fit starts from zeros
+    for start in later:
+        # fold 0's final coefficients at the first C (the intercept centred in coefs)
+        coef, intercept = start.w[: 4 * 8].reshape(4, 8), start.w[4 * 8 :]
+        np.testing.assert_array_equal(coef, fitted.coefs[0, 0, 0, :, :8])
+        np.testing.assert_allclose(intercept - intercept.mean(), fitted.coefs[0, 0, 0, :, 8])
+        assert start.optimizer_state is None  # not fold 0's curvature pairs
+    # ... which is close to theirs: fewer Newton iterations than from zeros.
+    assert (fitted.n_iter[1:, 0, 0] < fitted.n_iter[0, 0, 0]).all()
+    # The second C starts each fold from its own first-C solution.
+    for f in range(4):
+        own = starts[4 + f]
+        np.testing.assert_array_equal(own.w[: 4 * 8].reshape(4, 8), fitted.coefs[f, 0, 0, :, :8])
+
+
 def test_row_buffer_reuses_one_array_and_indexes_sparse_x_as_usual():
     X = np.arange(20.0).reshape(10, 2)
     buffer = _RowBuffer(X, 4)
