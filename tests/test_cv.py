@@ -11,6 +11,7 @@ from sklearn.metrics import balanced_accuracy_score, log_loss
 from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold
 
 from softreg import SoftmaxRegression, SoftmaxRegressionCV
+from softreg._cv_scores import ScoreTable
 from softreg.path import regularization_path
 
 CS = np.logspace(-3, 2, 6)
@@ -165,19 +166,12 @@ def test_early_stopping_stops_after_the_best_and_keeps_the_choice():
     assert np.isnan(early.coefs_paths_[:, n_done:]).all()
     np.testing.assert_allclose(early.scores_[:, :n_done], full.scores_[:, :n_done])
     assert early.C_ == full.C_
-    # The stop rule: the last fitted C below the best mean minus two standard errors, or the
-    # last two below it minus one; and not already one C sooner.
-    mean = early.cv_results_["mean_test_score"][:n_done]
-    best = int(np.argmax(mean))
-    sem = early.cv_results_["sem_test_score"][best]
-    assert mean[-1] < mean[best] - 2 * sem or np.all(mean[-2:] < mean[best] - sem)
-    sooner = mean[:-1]
-    best_sooner = int(np.argmax(sooner))
-    sem_sooner = early.cv_results_["sem_test_score"][best_sooner]
-    assert not (best_sooner < len(sooner) - 1 and sooner[-1] < sooner[best_sooner] - 2 * sem_sooner)
-    assert not (
-        best_sooner < len(sooner) - 2 and np.all(sooner[-2:] < sooner[best_sooner] - sem_sooner)
-    )
+    # The stop rule (ScoreTable.passed_best) holds at the last fitted C, and not one C sooner.
+    table = ScoreTable(4, 1, len(grid), "neg_log_loss")
+    table.score[:, 0] = early.scores_
+    assert table.passed_best(0)
+    table.score[:, 0, n_done - 1] = np.nan
+    assert not table.passed_best(0)
 
 
 def test_uint8_input_scale_and_float32(data):

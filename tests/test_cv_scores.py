@@ -81,17 +81,25 @@ def stops_along(rows):
 
 def test_early_stop_after_two_later_c_beyond_one_standard_error():
     # Best mean -0.5 at index 1, standard error 0.1 (folds -0.4, -0.6); index 3 (-0.65) and 4
-    # (-0.62) are below -0.6 but not below -0.7, so only the second of them stops the path.
-    rows = [[-0.9, -0.9], [-0.4, -0.6], [-0.5, -0.55], [-0.6, -0.7], [-0.6, -0.64], [-1, -1]]
+    # (-0.62) are below -0.6. Index 3 is not below the best fold by fold (drops -0.05 and
+    # -0.25: mean -0.15, standard error 0.1), so only index 4 stops the path.
+    rows = [[-0.9, -0.9], [-0.4, -0.6], [-0.5, -0.55], [-0.45, -0.85], [-0.6, -0.64], [-1, -1]]
     assert stops_along(rows) == [False, False, False, False, True, True]
 
 
-def test_early_stop_after_one_later_c_beyond_two_standard_errors():
-    # The same best (-0.5, standard error 0.1); index 3 scores -0.75, below -0.5 - 2 * 0.1.
-    rows = [[-0.9, -0.9], [-0.4, -0.6], [-0.5, -0.55], [-0.7, -0.8], [-0.6, -0.64]]
-    assert stops_along(rows) == [False, False, False, True, True]
-    # Just above the line it does not stop, nor does a C that is itself the best.
-    assert stops_along([[-0.9, -0.9], [-0.4, -0.6], [-0.65, -0.74]]) == [False, False, False]
+def test_early_stop_after_one_later_c_worse_fold_by_fold():
+    # The same best (-0.5, standard error 0.1). Index 2 (-0.55) is within it; index 3 (-0.635)
+    # is below it and below the best in both folds (drops -0.15 and -0.12: mean -0.135,
+    # standard error 0.015), so it stops the path at once.
+    rows = [[-0.9, -0.9], [-0.4, -0.6], [-0.45, -0.65], [-0.55, -0.72]]
+    assert stops_along(rows) == [False, False, False, True]
+    # Below best - se but not fold by fold (drops +0.1 and -0.38: mean -0.14, standard error
+    # 0.24): no stop until a second C falls below best - se too.
+    rows = [[-0.9, -0.9], [-0.4, -0.6], [-0.45, -0.65], [-0.3, -0.98], [-0.7, -0.7]]
+    assert stops_along(rows) == [False, False, False, False, True]
+    # Worse fold by fold, but within the best's standard error: no stop.
+    assert stops_along([[-0.9, -0.9], [-0.4, -0.6], [-0.47, -0.66]]) == [False] * 3
+    # The newest C is the best: no stop.
     assert stops_along([[-0.9, -0.9], [-0.1, -0.1]]) == [False, False]
 
 
