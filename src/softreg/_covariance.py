@@ -213,3 +213,9 @@ def wald_tests(theta: Array, cov: Array, terms: list[str], ref: int) -> dict[str
         df = n_classes - 1
         out[term] = WaldTest(term, stat, df, float(scipy_stats.chi2.sf(stat, df)))
     return out
+
+
+# The public module that documents and exports these: its name in reprs,
+# tracebacks and pickles (which then survive a move of the code between private modules).
+SingularHessianError.__module__ = "softreg.stats"
+WaldTest.__module__ = "softreg.stats"

@@ -104,3 +104,8 @@ class HessianOperator:
             fit_intercept=obj.fit_intercept,
             dtype=obj.dtype,
         )
+
+
+# The public module that documents and exports it: its name in reprs,
+# tracebacks and pickles (which then survive a move of the code between private modules).
+HessianOperator.__module__ = "softreg.objective"

@@ -220,3 +220,8 @@ def classwise_ece(
         for k in range(p.shape[1])
     ]
     return float(np.mean(per_class))
+
+
+# The public module that documents and exports it: its name in reprs,
+# tracebacks and pickles (which then survive a move of the code between private modules).
+CalibrationTable.__module__ = "softreg.metrics"

@@ -55,3 +55,8 @@ def warn_separation(proba_true: Array, y_enc: Array, classes: Array) -> None:
         SeparationWarning,
         stacklevel=3,
     )
+
+
+# The public module that documents and exports it: its name in reprs,
+# tracebacks and pickles (which then survive a move of the code between private modules).
+SeparationWarning.__module__ = "softreg.stats"

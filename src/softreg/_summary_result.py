@@ -130,3 +130,8 @@ def check_alpha(alpha: float) -> float:
     if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
         raise ValueError(f"alpha must be a float in (0, 1), got {alpha!r}")
     return float(alpha)
+
+
+# The public module that documents and exports it: its name in reprs,
+# tracebacks and pickles (which then survive a move of the code between private modules).
+Summary.__module__ = "softreg.stats"

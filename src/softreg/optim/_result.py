@@ -74,3 +74,8 @@ def warn_not_converged(solver: str, max_iter: int, detail: str = "") -> None:
         ConvergenceWarning,
         stacklevel=3,
     )
+
+
+# The public module that documents and exports it: its name in reprs,
+# tracebacks and pickles (which then survive a move of the code between private modules).
+SolverResult.__module__ = "softreg.optim"
