@@ -90,7 +90,7 @@ def test_early_stop_after_two_later_c_beyond_one_standard_error():
 def test_early_stop_after_one_later_c_worse_fold_by_fold():
     # The same best (-0.5, standard error 0.1). Index 2 (-0.55) is within it; index 3 (-0.635)
     # is below it and below the best in both folds (drops -0.15 and -0.12: mean -0.135,
-    # standard error 0.015), so it stops the path at once.
+    # standard error 0.015, beyond t(0.95, 1) = 6.31 of them), so it stops the path at once.
     rows = [[-0.9, -0.9], [-0.4, -0.6], [-0.45, -0.65], [-0.55, -0.72]]
     assert stops_along(rows) == [False, False, False, True]
     # Below best - se but not fold by fold (drops +0.1 and -0.38: mean -0.14, standard error
@@ -101,6 +101,24 @@ def test_early_stop_after_one_later_c_worse_fold_by_fold():
     assert stops_along([[-0.9, -0.9], [-0.4, -0.6], [-0.47, -0.66]]) == [False] * 3
     # The newest C is the best: no stop.
     assert stops_along([[-0.9, -0.9], [-0.1, -0.1]]) == [False, False]
+
+
+def test_the_one_c_stop_is_a_one_sided_paired_t_test_at_five_percent():
+    # Five folds, the best C scoring -0.5 in each (standard error 0). The drops to the next C
+    # are shift + 0.1 e, e of mean 0 and standard deviation sqrt(5): their standard error is
+    # 0.1, so a shift of -0.3 is 3 of them and stops the path; -0.2 is 2, short of
+    # t(0.95, 4) = 2.132, and does not.
+    e = np.array([1.0, -1.0, 2.0, -2.0, 0.0]) * np.sqrt(2.0)
+    assert np.std(e, ddof=1) == pytest.approx(np.sqrt(5))
+    best = np.full(5, -0.5)
+    for shift, stops in ((-0.3, True), (-0.2, False)):
+        rows = [best - 1, best, best + shift + 0.1 * e]
+        assert stops_along([list(r) for r in rows]) == [False, False, stops]
+
+
+def test_a_single_fold_has_no_one_c_stop():
+    # No standard error from one fold: only the two-C rule (with se = 0) stops the path.
+    assert stops_along([[-0.9], [-0.5], [-0.6], [-0.7]]) == [False, False, False, True]
 
 
 def test_unfitted_c_are_nan_and_rank_last():
