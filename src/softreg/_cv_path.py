@@ -112,9 +112,9 @@ def fit_fold_paths(
                     scale=scale,
                     feature_basis=bases[f],
                 )
-                previous = states[f]
-                if previous is None and f > 0:  # the first C: from the first fold's solution
-                    previous = FitState(states[0].w)
+                previous, first = states[f], states[0]
+                if previous is None and first is not None:  # the first C, a later fold:
+                    previous = FitState(first.w)  # from the first fold's solution
                 states[f] = state = path_step(
                     objective, previous, solver=solver_for(l1_ratio), tol=tol, max_iter=max_iter
                 )
