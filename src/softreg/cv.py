@@ -79,8 +79,8 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
     early_stopping : bool, default=False
         Stop the path once it has clearly passed its best: the two newest ``C`` score below
         the best mean minus its standard error, or the newest does and is also below the best
-        fold by fold (its folds' score differences to the best's average below minus twice
-        their standard error). The ``C`` not fitted get NaN in ``scores_``,
+        fold by fold (a one-sided paired t-test of its folds' score differences to the best's,
+        at 5%; not with a single fold). The ``C`` not fitted get NaN in ``scores_``,
         ``coefs_paths_`` and ``cv_results_`` (``cv_results_["fitted"]`` says which).
     input_scale : float > 0 or None, default=None
         The model sees ``input_scale * X``; integer ``X`` (uint8 pixels) is kept as it is.
