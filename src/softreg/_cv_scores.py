@@ -9,7 +9,6 @@ Standard errors are ``std(ddof=1) / sqrt(n_folds)`` over the folds.
 from __future__ import annotations
 
 import inspect
-from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ from scipy.stats import t as student_t
 from sklearn.metrics import check_scoring
 from sklearn.metrics import make_scorer as sklearn_make_scorer
 
+from softreg._validation import is_real_number
 from softreg.softmax_regression import SoftmaxRegression
 
 Array = NDArray[Any]
@@ -116,7 +116,7 @@ class ScoreTable:
             value = self.scorer(model, X, y)
             # As scikit-learn's cross_validate words it; NumPy said "could not convert string
             # to float" for a str, and stored a bool as 0 or 1.
-            if not isinstance(value, Real) or isinstance(value, bool):
+            if not is_real_number(value):
                 raise TypeError(
                     f"scoring must return a number, got {value!r} ({type(value).__name__}) "
                     f"instead, on fold {f}"

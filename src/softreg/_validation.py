@@ -8,12 +8,22 @@ in ``partial_fit``, label arrays that can be saved without pickle).
 from __future__ import annotations
 
 import warnings
+from numbers import Real
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 from sklearn.utils.multiclass import type_of_target
+
+
+def is_real_number(value: Any) -> bool:
+    """Whether ``value`` is a real number: Python's or NumPy's, but not a bool.
+
+    >>> [is_real_number(v) for v in (0.5, np.float32(2), True, np.bool_(True), "1")]
+    [True, True, False, False, False]
+    """
+    return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
 
 
 def is_dense_integer(X: Any) -> bool:

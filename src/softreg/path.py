@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,7 @@ from softreg._validation import (
     check_numeric_X,
     encode_labels,
     is_dense_integer,
+    is_real_number,
     reject_multilabel,
 )
 from softreg.objective import SoftmaxObjective
@@ -234,11 +235,6 @@ class RegularizationPath:
     classes: Array
 
 
-def _is_real(value: Any) -> bool:
-    """Whether ``value`` is a real number (a bool is not one here)."""
-    return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
-
-
 def regularization_path(
     X: Any,
     y: ArrayLike,
@@ -291,15 +287,15 @@ def regularization_path(
     """
     # Numbers must be numbers (not bools or strings: fit_intercept="no" was True, and
     # l1_ratio="a" gave NumPy's "could not convert string to float").
-    if not (_is_real(l1_ratio) and 0.0 <= float(l1_ratio) <= 1.0):
+    if not (is_real_number(l1_ratio) and 0.0 <= float(l1_ratio) <= 1.0):
         raise ValueError(f"l1_ratio must be a float in [0, 1], got {l1_ratio!r}")
     if input_scale is not None and not (
-        _is_real(input_scale) and np.isfinite(input_scale) and input_scale > 0
+        is_real_number(input_scale) and np.isfinite(input_scale) and input_scale > 0
     ):
         raise ValueError(f"input_scale must be a finite float > 0 or None, got {input_scale!r}")
     if not (isinstance(max_iter, Integral) and not isinstance(max_iter, bool) and max_iter >= 1):
         raise ValueError(f"max_iter must be an int >= 1, got {max_iter!r}")
-    if not (_is_real(tol) and tol >= 0):
+    if not (is_real_number(tol) and tol >= 0):
         raise ValueError(f"tol must be a float >= 0, got {tol!r}")
     if not isinstance(fit_intercept, (bool, np.bool_)):
         raise ValueError(f"fit_intercept must be True or False, got {fit_intercept!r}")
