@@ -222,6 +222,56 @@ def test_newton_cg_memory_changes_the_path_not_the_minimiser(monkeypatch):
     assert counts[20] < counts[0], counts
 
 
+@pytest.mark.parametrize("refresh", [2, 3])
+def test_newton_cg_refresh_builds_fewer_preconditioners_for_the_same_minimiser(refresh):
+    # Built at iterations 1, 1 + refresh, 1 + 2 refresh, ...; in between the last one is
+    # applied (any positive definite preconditioner leaves CG's minimiser unchanged).
+    from softreg.optim.newton_cg import minimize_newton_cg
+
+    obj = problem(n=400, d=30, k=5, seed=3, C=10.0)
+    obj.X = obj.X * np.logspace(-2, 1, 30)
+    built = {}
+    results = {}
+    for every in (1, refresh):
+        iterations = []
+        original = type(obj).loss_grad_hessp
+
+        def spied(w, original=original, iterations=iterations):
+            f, g, hessp = original(obj, w)
+            make = hessp.preconditioner
+
+            def counted():
+                iterations.append(len(iterations))
+                return make()
+
+            hessp.preconditioner = counted
+            return f, g, hessp
+
+        obj.loss_grad_hessp = spied
+        try:
+            results[every] = minimize_newton_cg(
+                obj, np.zeros(obj.n_params), tol=1e-8, max_iter=200, refresh=every
+            )
+        finally:
+            del obj.loss_grad_hessp
+        built[every] = len(iterations)
+    n_iter = results[refresh].n_iter
+    assert built[1] == results[1].n_iter
+    assert built[refresh] == -(-n_iter // refresh)  # ceil: iterations 1, 1 + refresh, ...
+    assert results[refresh].converged
+    assert results[refresh].grad_norm <= 1e-8
+    np.testing.assert_allclose(results[refresh].x, results[1].x, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("refresh", [0, 1.5, True, "2"])
+def test_newton_cg_refresh_must_be_a_positive_int(refresh):
+    from softreg.optim.newton_cg import minimize_newton_cg
+
+    obj = problem()
+    with pytest.raises(ValueError, match="refresh must be an int >= 1"):
+        minimize_newton_cg(obj, np.zeros(obj.n_params), refresh=refresh)
+
+
 def minimize_newton(obj, memory):
     from softreg.optim.newton_cg import minimize_newton_cg
 

@@ -94,6 +94,7 @@ def fit_core(
     learning_rate: float | Schedule = 0.06,
     momentum: float = 0.0,
     batch_size: int = 200,
+    refresh: int = 1,
 ) -> FitState:
     """Minimise ``objective`` with ``method`` from ``start`` until ``max_iter`` iterations in all.
 
@@ -114,6 +115,10 @@ def fit_core(
         Called after every iteration with the current `FitState`, and at the end.
     learning_rate, momentum, batch_size
         Settings of the stochastic methods.
+    refresh : int, default=1
+        newton-cg: build the preconditioner every ``refresh`` iterations (see
+        :func:`softreg.optim.newton_cg.minimize_newton_cg`; above 1 a resume from a saved
+        state no longer retraces the run bit for bit).
 
     Returns
     -------
@@ -140,14 +145,20 @@ def fit_core(
             objective, start, method, tol, max_iter, hooks, learning_rate, momentum, batch_size
         )
     else:
-        state = _full_batch(objective, start, method, tol, max_iter, hooks)
+        state = _full_batch(objective, start, method, tol, max_iter, hooks, refresh)
     for hook in hooks:
         hook.on_fit_end(state)
     return state
 
 
 def _full_batch(
-    objective: Any, start: FitState, method: str, tol: float, max_iter: int, hooks: Sequence[Hook]
+    objective: Any,
+    start: FitState,
+    method: str,
+    tol: float,
+    max_iter: int,
+    hooks: Sequence[Hook],
+    refresh: int = 1,
 ) -> FitState:
     state = FitState(
         start.w, start.n_iter, list(start.history), start.optimizer_state, start.rng, False
@@ -189,6 +200,7 @@ def _full_batch(
         callback=on_iteration,
         state=pairs,
         polished=polished,
+        refresh=refresh,
     )
     state.w, state.n_iter = result.x, start.n_iter + int(result.n_iter)
     # At the end the solver's own state is the truth (a polish whose line search failed leaves

@@ -203,6 +203,7 @@ def minimize_newton_cg(
     memory: int | None = None,
     state: list[tuple[NDArray[Any], NDArray[Any]]] | None = None,
     polished: bool = False,
+    refresh: int = 1,
 ) -> SolverResult:
     """Truncated Newton: inner CG on ``objective.loss_grad_hessp``, Armijo backtracking outside.
 
@@ -244,12 +245,22 @@ def minimize_newton_cg(
     ``polished=True`` says the polish was taken before ``w0`` (a resumed run; see
     `NewtonCGState`): the run stops as soon as the test holds.
 
+    ``refresh`` (an int >= 1): the Hessian operator's preconditioner is built at the first
+    iteration and then at every ``refresh``-th one; the iterations in between apply the last
+    one built (the curvature pairs on top are always the newest). With 1 (the default) each
+    iteration builds its own from its iterate alone, so a run resumed from its saved state
+    retraces the same iterates bit for bit; with more it would not (the state does not hold
+    the preconditioner), which is why only regularisation paths, never checkpointed, use 2
+    (:func:`softreg.path.path_step`, where the figures are).
+
     Every loop is bounded (CG by ``max_cg_iter``, the line search by 34 halvings of the
     step). A loss or gradient that is not finite at the start point or at an accepted step
     raises :class:`~softreg.optim._guards.NonFiniteError` (a ``ValueError``); a trial step
     whose loss is not finite is backtracked from like any other. If the Hessian's
     preconditioner cannot be built (its eigen-decomposition fails), CG runs without it.
     """
+    if not (isinstance(refresh, int) and not isinstance(refresh, bool) and refresh >= 1):
+        raise ValueError(f"refresh must be an int >= 1, got {refresh!r}")
     w = np.array(w0, copy=True)
     dtype = w.dtype
     if memory is None:
@@ -265,6 +276,7 @@ def minimize_newton_cg(
     pairs: list[tuple[NDArray[Any], NDArray[Any]]] = [] if state is None else list(state)[-memory:]
     if not memory:
         pairs = []
+    built: Any = None  # the preconditioner built last, kept between builds when refresh > 1
     while not converged and n_iter < max_iter:
         n_iter += 1
         gnorm2 = float(np.linalg.norm(g))
@@ -278,10 +290,12 @@ def minimize_newton_cg(
             else min(0.5, max(0.1, np.sqrt(gnorm2)))
         )
         precond = getattr(hessp, "preconditioner", None)
-        try:
-            base = None if precond is None else precond()
-        except np.linalg.LinAlgError:  # documented fall-back: unpreconditioned CG
-            base = None
+        if (n_iter - 1) % refresh == 0:  # else the one built last (see ``refresh``)
+            try:
+                built = None if precond is None else precond()
+            except np.linalg.LinAlgError:  # documented fall-back: unpreconditioned CG
+                built = None
+        base = built
         if pairs:
             base = _lbfgs_preconditioner(pairs, base)
         # Only the newest `memory` pairs are kept while CG runs (each is 2 parameter vectors).
@@ -289,7 +303,9 @@ def minimize_newton_cg(
             deque(maxlen=memory) if memory else None
         )
         p, _ = _conjugate_gradient(hessp, g, eta, max_cg_iter, base, fresh)
-        base = None  # the preconditioner's arrays are not needed during the line search
+        base = None
+        if refresh == 1:  # its arrays are not needed during the line search
+            built = None
         slope = float(g @ p)
         if slope >= 0:  # not a descent direction (round-off): fall back to steepest descent
             p, slope = -g, -(gnorm2**2)

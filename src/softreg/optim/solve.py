@@ -34,6 +34,7 @@ def minimize(
     state: Any = None,
     warn: bool = True,
     polished: bool = False,
+    refresh: int = 1,
 ) -> SolverResult:
     """Minimise ``objective`` from ``w0`` with ``method``.
 
@@ -41,8 +42,8 @@ def minimize(
     ``max|grad| <= tol`` (gradient mapping for ``"fista"``, the only one handling the L1 term);
     ``"sgd"`` and ``"adam"`` run mini-batch epochs and stop when the epoch cost improves by less
     than ``tol``. ``learning_rate``, ``momentum``, ``batch_size``, ``random_state`` and ``warn``
-    only concern the stochastic methods; ``state`` those and ``"newton-cg"``, ``polished``
-    only ``"newton-cg"`` (see :func:`softreg.optim.newton_cg.minimize_newton_cg`).
+    only concern the stochastic methods; ``state`` those and ``"newton-cg"``, ``polished`` and
+    ``refresh`` only ``"newton-cg"`` (see :func:`softreg.optim.newton_cg.minimize_newton_cg`).
 
     Examples
     --------
@@ -78,7 +79,9 @@ def minimize(
     # One BLAS thread for the whole solve: the passes over X run their own threads, and
     # OpenBLAS's workers keep spinning after any multi-threaded call in between (SciPy's
     # L-BFGS-B, the preconditioner's small products), taking the cores from the next pass.
-    kwargs = {"state": state, "polished": polished} if method == "newton-cg" else {}
+    kwargs = (
+        {"state": state, "polished": polished, "refresh": refresh} if method == "newton-cg" else {}
+    )
     with single_threaded_blas():
         return solver[method](
             objective, w0, tol=tol, max_iter=max_iter, callback=callback, **kwargs
