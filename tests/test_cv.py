@@ -133,6 +133,27 @@ def test_refit_is_warm_started_from_the_full_data_path(data, fitted):
     assert fitted.score(X, y) == alone.score(X, y)
 
 
+def test_refit_path_starts_from_the_first_folds_model_at_the_first_c(data, fitted):
+    # As the later folds do at the first C: the full-data path starts from fold 0's model
+    # there (coefficients, intercept last), not from zeros; its fits still converge.
+    import softreg.cv
+
+    X, y = data
+    calls = []
+    original = softreg.cv.regularization_path
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["coef_init"])
+        return original(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(softreg.cv, "regularization_path", spy)
+        again = SoftmaxRegressionCV(Cs=CS, cv=4, tol=1e-8).fit(X, y)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(calls[0], again.coefs_paths_[0, 0])
+    np.testing.assert_allclose(again.coef_, fitted.coef_, atol=1e-6)
+
+
 def test_refit_false_averages_the_fold_models_at_the_chosen_c(data, fitted):
     X, y = data
     model = SoftmaxRegressionCV(Cs=CS, cv=4, tol=1e-8, refit=False).fit(X, y)

@@ -128,6 +128,34 @@ def test_each_fit_of_the_path_starts_from_the_last_ones_parameters_and_curvature
     assert follow_path(base.with_C, []) is None
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_coef_init_moves_the_start_not_the_path(fit_intercept):
+    X, y = make_data()
+    Cs = [0.01, 0.1, 1.0]
+    cold = regularization_path(X, y, Cs, tol=1e-9, fit_intercept=fit_intercept)
+    first = cold.coef[0]
+    if fit_intercept:
+        first = np.hstack([first, cold.intercept[0][:, None]])
+    warm = regularization_path(X, y, Cs, tol=1e-9, fit_intercept=fit_intercept, coef_init=first)
+    np.testing.assert_allclose(warm.coef, cold.coef, atol=1e-7)
+    np.testing.assert_allclose(warm.intercept, cold.intercept, atol=1e-7)
+    # Started at its own minimiser, the first fit only takes its polishing step.
+    assert warm.n_iter[0] == 1 < cold.n_iter[0]
+
+
+def test_bad_coef_init_is_named():
+    X, y = make_data(n=30)
+    for coef_init, error, match in [
+        (np.zeros((3, 5)), ValueError, r"coef_init must have shape \(3, 6\)"),
+        (np.full((3, 6), np.nan), ValueError, "coef_init must be finite"),
+        (np.full((3, 6), 1e300), ValueError, "coef_init must be finite in float32"),
+        ([["a"] * 6] * 3, TypeError, "coef_init must be an array of floats"),
+    ]:
+        Xf = X.astype(np.float32) if "float32" in match else X
+        with pytest.raises(error, match=match):
+            regularization_path(Xf, y, [1.0], coef_init=coef_init)
+
+
 def test_path_sorts_the_grid_and_handles_weights_uint8_and_l1():
     X, y = make_data()
     path = regularization_path(X, y, [1.0, 0.01], sample_weight=np.full(len(y), 2.0))

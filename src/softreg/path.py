@@ -209,22 +209,47 @@ def follow_path(
     tol: float = 1e-4,
     max_iter: int = 100,
     on_C: Callable[[int, Any, FitState], bool] | None = None,
+    start: FitState | None = None,
 ) -> FitState | None:
     """Minimise ``objective_at(C)`` for each ``C`` of ``Cs`` in turn, warm-started.
 
     Each fit is one :func:`path_step` (one call of the fit core,
     :func:`softreg.optim._fit_core.fit_core`) from the previous ``C``'s final state, the first
-    from zeros. ``Cs`` should be ascending (strong to weak penalty). After the fit at
-    ``Cs[j]``, ``on_C(j, objective, state)`` sees it; returning True stops the path there.
+    from ``start`` (zeros when None). ``Cs`` should be ascending (strong to weak penalty).
+    After the fit at ``Cs[j]``, ``on_C(j, objective, state)`` sees it; returning True stops
+    the path there.
     Returns the last fit's state (None for an empty ``Cs``).
     """
-    state: FitState | None = None
+    state = start
     for j, C in enumerate(Cs):
         objective = objective_at(float(C))
         state = path_step(objective, state, solver=solver, tol=tol, max_iter=max_iter)
         if on_C is not None and on_C(j, objective, state):
             break
     return state
+
+
+def _flat_start(coef_init: ArrayLike, k: int, d: int, objective: SoftmaxObjective) -> Array:
+    """``coef_init`` (k, d + fit_intercept) as the objective's flat parameter vector."""
+    shape = (k, d + int(objective.fit_intercept))
+    try:
+        start = np.asarray(coef_init, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"coef_init must be an array of floats, got {coef_init!r}") from exc
+    if start.shape != shape:
+        raise ValueError(
+            f"coef_init must have shape {shape} (n_classes, n_features + fit_intercept), got "
+            f"{start.shape}"
+        )
+    flat = np.empty(objective.n_params, dtype=objective.dtype)
+    coef, intercept = objective.unravel(flat)
+    with np.errstate(over="ignore"):  # a value too large for float32 is caught below
+        coef[:] = start[:, :d]
+        if intercept is not None:
+            intercept[:] = start[:, d]
+    if not np.all(np.isfinite(flat)):  # NaN, infinity, or too large for X's float32
+        raise ValueError(f"coef_init must be finite in {flat.dtype}, got NaN or infinity")
+    return flat
 
 
 @dataclass
@@ -262,6 +287,7 @@ def regularization_path(
     max_iter: int = 100,
     tol: float = 1e-4,
     input_scale: float | None = None,
+    coef_init: ArrayLike | None = None,
 ) -> RegularizationPath:
     """Fit softmax regression at every ``C`` of a grid, each fit warm-started from the last.
 
@@ -285,6 +311,10 @@ def regularization_path(
         Stop each fit at ``max|grad| <= tol``.
     input_scale : float or None, default=None
         The model sees ``input_scale * X``.
+    coef_init : array-like of shape (n_classes, n_features + fit_intercept), default=None
+        Where the first fit starts, the intercept in the last column (for instance a model
+        fitted on part of the rows at the first ``C``); zeros when None. Only the start
+        changes: each fit still stops at ``max|grad| <= tol`` of its own objective.
 
     Returns
     -------
@@ -363,5 +393,6 @@ def regularization_path(
         tol=float(tol),
         max_iter=int(max_iter),
         on_C=record,
+        start=None if coef_init is None else FitState(_flat_start(coef_init, k, d, base)),
     )
     return RegularizationPath(grid, coef, intercept, n_iter, classes)
