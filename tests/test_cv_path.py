@@ -77,6 +77,37 @@ def test_the_first_c_starts_every_later_fold_from_the_first_fold_s_solution(monk
         np.testing.assert_array_equal(own.w[: 4 * 8].reshape(4, 8), fitted.coefs[f, 0, 0, :, :8])
 
 
+def test_the_first_fold_s_feature_basis_preconditions_every_fold(monkeypatch):
+    # One K-FAC feature basis, from the first fold's training rows, for all folds and C: it
+    # only preconditions, so each fold still ends at its own minimiser.
+    from softreg import _kernels
+
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((600, 8))
+    y = (X[:, :3] @ rng.standard_normal((3, 4))).argmax(axis=1)
+    folds = list(KFold(3).split(X))
+    computed = []
+    feature_basis = _kernels.feature_basis
+
+    def spy(X, *args, **kwargs):
+        computed.append(X.shape[0])
+        return feature_basis(X, *args, **kwargs)
+
+    monkeypatch.setattr(_kernels, "feature_basis", spy)
+    grid = np.array([0.01, 1.0])
+    fitted = fit_fold_paths(
+        X, y, y, np.arange(4), np.ones(600), folds, grid, np.zeros(1),
+        model_at=model_at, scoring="neg_log_loss",
+        fit_intercept=True, scale=1.0, tol=1e-9, max_iter=100,
+    )  # fmt: skip
+    assert computed == [400]  # once, on the first fold's 400 training rows
+    monkeypatch.undo()
+    for f, (train, _) in enumerate(folds):
+        for j, C in enumerate(grid):
+            alone = SoftmaxRegression(C=C, tol=1e-9).fit(X[train], y[train])
+            np.testing.assert_allclose(fitted.coefs[f, 0, j, :, :8], alone.coef_, atol=1e-6)
+
+
 def test_row_buffer_reuses_one_array_and_indexes_sparse_x_as_usual():
     X = np.arange(20.0).reshape(10, 2)
     buffer = _RowBuffer(X, 4)
