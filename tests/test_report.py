@@ -188,6 +188,14 @@ def test_cv_given_as_a_file_name_and_unrecognised_shapes(softmax_run, tmp_path) 
     text = build_report(run)
     assert 'id="cv"' not in text
     assert "not a file in the run directory" in text
+    # softreg train --inference records {"file": ..., figures}; a file outside the run
+    # directory is left out with a note, as the other records' are.
+    (run.parent / "outside.csv").write_text("class,term,coef\n1,x0,0.5\n")
+    metrics["inference"] = {"file": "../outside.csv", "llf": -1.0}
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    text = build_report(run)
+    assert 'id="inference"' not in text
+    assert "../outside.csv: not a file in the run directory" in text
 
 
 def test_older_run_directory_without_new_files(softmax_run, tmp_path) -> None:

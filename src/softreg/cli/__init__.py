@@ -178,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
         "write calibration.png and ECE/NLL/Brier before and after into metrics.json",
     )
     train.add_argument(
+        "--inference",
+        action="store_true",
+        help="write inference.csv: each coefficient's standard error, z, p-value and 95%% "
+        "interval (softreg.stats.summary; --model softmax with an L2 penalty or none; builds "
+        "the dense Hessian of all parameters: minutes on Fashion-MNIST)",
+    )
+    train.add_argument(
         "--checkpoint",
         metavar="FILE",
         help="write a resumable checkpoint (atomic .npz) while training",

@@ -2,7 +2,8 @@
 
 `run_train` reads as the command's steps: build the estimator from the flags
 (:mod:`softreg.cli._estimator`), load the data, fit while recording the learning curves
-(:mod:`softreg.cli._curves`), optionally calibrate (:mod:`softreg.cli._calibrate`), score, and
+(:mod:`softreg.cli._curves`), optionally compute the coefficients' standard errors
+(:mod:`softreg.cli._inference`) and calibrate (:mod:`softreg.cli._calibrate`), score, and
 write model.npz, metrics.json, history.csv, the report and the plots (:mod:`softreg.cli._plots`;
 :mod:`softreg.cli._cv` for ``--C auto``) into a run directory that appears all or nothing
 (:mod:`softreg.cli._run_dir`), then print a summary.
@@ -38,6 +39,12 @@ from softreg.cli._data import fingerprint, load_split, preprocessing_for, to_fea
 from softreg.cli._errors import UsageError
 from softreg.cli._estimator import build_model
 from softreg.cli._html_report import write_run_report
+from softreg.cli._inference import (
+    INFERENCE_CSV,
+    check_inference_model,
+    check_inference_size,
+    inference,
+)
 from softreg.cli._plots import write_plots
 from softreg.cli._report import class_names_of, score
 from softreg.cli._run_dir import check_out, staged, write_history, write_text
@@ -72,6 +79,8 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
     out = Path(args.out)
     check_out(out, args.overwrite)
     model = build_model(args)  # refuses flag combinations before any data is read
+    if getattr(args, "inference", False):
+        check_inference_model(model, args.model)
     cv_model = model if hasattr(model, "Cs") else None  # --C auto
     info = datasets.info(args.dataset)
     quiet = args.quiet
@@ -92,6 +101,10 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         X_test = test_images.reshape(len(test_images), -1)
     else:
         X_train, X_test = to_features(train_images, prep), to_features(test_images, prep)
+
+    if getattr(args, "inference", False):  # the Hessian's size, known now, before the fit
+        fit_intercept = bool(model.get_params(deep=False).get("fit_intercept", True))
+        check_inference_size(len(np.unique(y_train)), X_train.shape[1], fit_intercept)
 
     curve_idx = curve_sample(len(y_train))
     params = model.get_params(deep=False)
@@ -123,6 +136,12 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         # The saved model takes features scaled as `prep` records, like every other model.
         model.set_params(input_scale=None)
         X_train, X_test = to_features(train_images, prep), to_features(test_images, prep)
+    inference_csv, inference_record = None, None
+    if getattr(args, "inference", False):  # of the fitted model, on the rows it was fitted on
+        with warnings.catch_warnings(record=True) as caught_inference:
+            warnings.simplefilter("always")
+            inference_csv, inference_record = inference(model, X_train, y_train)
+        caught.extend(caught_inference)  # e.g. "the fit stopped short of the optimum"
     calibration, probas = None, None
     if validation is not None:
         model, calibration, probas = calibrate(
@@ -171,10 +190,14 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
     if calibration is not None:
         metrics["calibration"] = calibration
         metadata["metrics"]["temperature"] = calibration["temperature"]
+    if inference_record is not None:
+        metrics["inference"] = inference_record
 
     with staged(out) as stage:
         write_text(stage / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         write_history(stage / "history.csv", curves.rows)
+        if inference_csv is not None:
+            write_text(stage / INFERENCE_CSV, inference_csv)
         plots: list[str] = []
         if not args.no_plots:
             plots = write_plots(
@@ -201,6 +224,13 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         print(cv_summary(cv_model))
     if calibration is not None:
         print(calibration_summary(calibration))
+    if inference_record is not None:
+        rec = inference_record
+        print(
+            f"coefficient inference: {INFERENCE_CSV} (log-likelihood {rec['llf']:.6g}, "
+            f"McFadden R^2 {rec['prsquared']:.4f}, {rec['cov_type']} standard errors, "
+            f"penalty {rec['penalty']})"
+        )
     print(f"run directory: {out}  (model.npz, metrics.json, history.csv)")
     if report:
         print(f"report: {(out / report).resolve().as_uri()}")

@@ -145,8 +145,14 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunData:
         calibration = _json_file(run_dir, calibration, notes)
     data.calibration = calibration if isinstance(calibration, dict) and calibration else None
     inference = metrics.get("inference")
-    if isinstance(inference, str) and (run_dir / inference).is_file():
-        inference = _read_csv(run_dir / inference)
+    if isinstance(inference, dict):  # softreg train --inference: {"file": ..., its figures}
+        inference = inference.get("file")
+    if isinstance(inference, str):
+        path = run_dir / inference
+        if path.parent.resolve() == run_dir.resolve() and path.is_file():
+            inference = _read_csv(path)
+        else:  # named but not there: noted, and no other file is taken in its place
+            notes.append(f"{inference}: not a file in the run directory; left out")
     if inference is None:
         found = [run_dir / n for n in INFERENCE_CSV if (run_dir / n).is_file()]
         inference = _read_csv(found[0]) if found else None
