@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from softreg import stats
+from softreg._summary_text import ci_names
 from softreg.cli._errors import UsageError
 
 __all__ = ["INFERENCE_CSV", "check_inference_model", "check_inference_size", "inference"]
@@ -96,7 +97,7 @@ def inference(model: Any, X: Any, y: np.ndarray) -> tuple[str, dict[str, Any]]:
     (7, 'inference.csv', 150)
     """
     result = stats.summary(model, X, y)
-    lo_name, hi_name = (f"[{result.alpha / 2:.3g}", f"{1 - result.alpha / 2:.3g}]")
+    lo_name, hi_name = ci_names(result.alpha)
     ci = result.conf_int()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
