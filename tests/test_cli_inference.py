@@ -45,7 +45,7 @@ def test_inference_csv_is_stats_summary_of_the_saved_model(inference_run: Path) 
     ci = reference.conf_int()
     for e, label in enumerate(reference.equations):
         for t, term in enumerate(reference.terms):
-            row = got[(str(label), term)]
+            row = got[(str(label), term)]  # digits: the class names are the digits
             expected = [
                 reference.params[e, t],
                 reference.bse[e, t],
@@ -62,6 +62,20 @@ def test_inference_csv_is_stats_summary_of_the_saved_model(inference_run: Path) 
     assert record["nobs"] == len(labels)
     assert record["llf"] == pytest.approx(reference.llf, rel=1e-9)
     assert record["penalty"] == "l2 (C=1)"
+    assert record["reference"] == "0"
+
+
+def test_classes_are_named_when_names_are_given() -> None:
+    from sklearn.datasets import load_iris
+
+    from softreg.cli._inference import inference
+
+    X, y = load_iris(return_X_y=True)
+    model = SoftmaxRegression(C=10.0, tol=1e-10).fit(X[:, :2], y)
+    text, record = inference(model, X[:, :2], y, ["setosa", "versicolor", "virginica"])
+    rows = list(csv.DictReader(text.splitlines()))
+    assert [r["class"] for r in rows] == ["versicolor"] * 3 + ["virginica"] * 3
+    assert record["reference"] == "setosa"
 
 
 def test_the_run_report_shows_the_coefficient_table(inference_run: Path) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -77,12 +78,16 @@ def check_inference_size(n_classes: int, n_features: int, fit_intercept: bool) -
         )
 
 
-def inference(model: Any, X: Any, y: np.ndarray) -> tuple[str, dict[str, Any]]:
+def inference(
+    model: Any, X: Any, y: np.ndarray, class_names: Sequence[str] | None = None
+) -> tuple[str, dict[str, Any]]:
     """``(csv_text, record)``: the coefficient table of ``model`` fitted on ``(X, y)``.
 
     ``csv_text`` has the columns ``class, term, coef, std err, z, P>|z|, [0.025, 0.975]``,
-    floats written with all their digits; ``record`` is what ``metrics.json`` keeps under
-    ``"inference"``: the file's name and the summary's scalar figures.
+    floats written with all their digits; ``class`` is the name in ``class_names`` (one per
+    ``model.classes_``) when given, else the label. ``record`` is what ``metrics.json`` keeps
+    under ``"inference"``: the file's name and the summary's scalar figures (``reference``,
+    the baseline class, named the same way).
 
     Examples
     --------
@@ -97,6 +102,12 @@ def inference(model: Any, X: Any, y: np.ndarray) -> tuple[str, dict[str, Any]]:
     (7, 'inference.csv', 150)
     """
     result = stats.summary(model, X, y)
+    classes = list(np.asarray(model.classes_).tolist())
+    names = list(class_names) if class_names is not None else [str(c) for c in classes]
+
+    def name_of(label: Any) -> str:
+        return names[classes.index(_plain(label))]
+
     lo_name, hi_name = ci_names(result.alpha)
     ci = result.conf_int()
     out = io.StringIO()
@@ -112,12 +123,12 @@ def inference(model: Any, X: Any, y: np.ndarray) -> tuple[str, dict[str, Any]]:
                 ci[e, t, 0],
                 ci[e, t, 1],
             )
-            writer.writerow([label, term, *(repr(float(v)) for v in values)])
+            writer.writerow([name_of(label), term, *(repr(float(v)) for v in values)])
     record = {
         "file": INFERENCE_CSV,
         "cov_type": result.cov_type,
         "penalty": result.penalty,
-        "reference": _plain(result.reference),
+        "reference": name_of(result.reference),
         "nobs": int(result.nobs),
         "llf": float(result.llf),
         "llnull": float(result.llnull),

@@ -140,7 +140,9 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
     if getattr(args, "inference", False):  # of the fitted model, on the rows it was fitted on
         with warnings.catch_warnings(record=True) as caught_inference:
             warnings.simplefilter("always")
-            inference_csv, inference_record = inference(model, X_train, y_train)
+            inference_csv, inference_record = inference(
+                model, X_train, y_train, class_names_of(model.classes_, info.class_names)
+            )
         caught.extend(caught_inference)  # e.g. "the fit stopped short of the optimum"
     calibration, probas = None, None
     if validation is not None:
