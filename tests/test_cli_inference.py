@@ -104,6 +104,25 @@ def test_models_without_a_table_are_refused_before_any_data_is_read(
     assert not out.exists()
 
 
+def test_a_singular_hessian_fails_the_command_but_keeps_the_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # No penalty and pixels that are zero in every image: those parameters are not
+    # identified. The error names them; the fitted run is written all the same.
+    out = tmp_path / "r"
+    status, _, err = run(
+        capsys, "train", "--dataset", "digits", "--inference", "--C", "inf",
+        "--max-samples", "200", "--no-plots", "--quiet", "--out", str(out),
+    )  # fmt: skip
+    assert status == 1
+    assert "softreg train: error: --inference: the Hessian is singular" in err
+    assert "written without inference.csv" in err
+    assert (out / "model.npz").is_file()
+    assert not (out / "inference.csv").exists()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["inference"]["error"].startswith("the Hessian is singular")
+
+
 def test_an_oversized_hessian_is_refused_by_its_size() -> None:
     check_inference_size(10, 784, True)  # Fashion-MNIST's 7850 parameters pass
     with pytest.raises(UsageError, match=r"--inference: the dense Hessian of all 30730 parameters"):

@@ -136,13 +136,16 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         # The saved model takes features scaled as `prep` records, like every other model.
         model.set_params(input_scale=None)
         X_train, X_test = to_features(train_images, prep), to_features(test_images, prep)
-    inference_csv, inference_record = None, None
+    inference_csv, inference_record, inference_error = None, None, None
     if getattr(args, "inference", False):  # of the fitted model, on the rows it was fitted on
         with warnings.catch_warnings(record=True) as caught_inference:
             warnings.simplefilter("always")
-            inference_csv, inference_record = inference(
-                model, X_train, y_train, class_names_of(model.classes_, info.class_names)
-            )
+            try:
+                inference_csv, inference_record = inference(
+                    model, X_train, y_train, class_names_of(model.classes_, info.class_names)
+                )
+            except ValueError as exc:  # a singular Hessian: the run is still written, exit 1
+                inference_error = str(exc)
         caught.extend(caught_inference)  # e.g. "the fit stopped short of the optimum"
     calibration, probas = None, None
     if validation is not None:
@@ -194,6 +197,8 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         metadata["metrics"]["temperature"] = calibration["temperature"]
     if inference_record is not None:
         metrics["inference"] = inference_record
+    elif inference_error is not None:
+        metrics["inference"] = {"error": inference_error}
 
     with staged(out) as stage:
         write_text(stage / "metrics.json", json.dumps(metrics, indent=2) + "\n")
@@ -240,4 +245,11 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         print("plots:")
         for name in plots:
             print(f"  {out / name}")
+    if inference_error is not None:
+        print(
+            f"softreg train: error: --inference: {inference_error} (the run directory was "
+            f"written without {INFERENCE_CSV})",
+            file=sys.stderr,
+        )
+        return 1
     return 0
