@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -47,14 +48,15 @@ of an L1 or elastic-net fit are not defined by its Hessian), got l1_ratio=0.5
         raise UsageError(
             f"--inference applies to --model softmax (a linear model), not --model {model_name}"
         )
-    shares = [params.get("l1_ratio") or 0.0, *(params.get("l1_ratios") or [])]
-    if any(share != 0 for share in shares):
-        got = params.get("l1_ratios") if params.get("l1_ratios") else params.get("l1_ratio")
-        name = "l1_ratios" if params.get("l1_ratios") else "l1_ratio"
-        raise UsageError(
-            "--inference needs an L2 penalty or none (the standard errors of an L1 or "
-            f"elastic-net fit are not defined by its Hessian), got {name}={got!r}"
-        )
+    # Only numbers are judged here; anything else is the estimator's to refuse, in its words.
+    for name in ("l1_ratio", "l1_ratios"):
+        value = params.get(name)
+        values = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value]
+        if any(isinstance(v, Real) and not isinstance(v, bool) and v != 0 for v in values):
+            raise UsageError(
+                "--inference needs an L2 penalty or none (the standard errors of an L1 or "
+                f"elastic-net fit are not defined by its Hessian), got {name}={value!r}"
+            )
 
 
 def check_inference_size(n_classes: int, n_features: int, fit_intercept: bool) -> None:
