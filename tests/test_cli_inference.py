@@ -123,6 +123,8 @@ def test_a_singular_hessian_fails_the_command_but_keeps_the_run(
     assert not (out / "inference.csv").exists()
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["inference"]["error"].startswith("the Hessian is singular")
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "coefficient inference failed: the Hessian is singular" in html
 
 
 def test_an_oversized_hessian_is_refused_by_its_size() -> None:

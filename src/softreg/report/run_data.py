@@ -146,6 +146,8 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunData:
     data.calibration = calibration if isinstance(calibration, dict) and calibration else None
     inference = metrics.get("inference")
     if isinstance(inference, dict):  # softreg train --inference: {"file": ..., its figures}
+        if isinstance(inference.get("error"), str):  # or {"error": ...} when it failed
+            notes.append(f"coefficient inference failed: {inference['error']}")
         inference = inference.get("file")
     if isinstance(inference, str):
         path = run_dir / inference
