@@ -21,7 +21,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from softreg._fingerprint import data_fingerprint
 from softreg._sklearn_params import n_iter_array, resolve_penalty, resolve_solver
-from softreg.objective import SoftmaxObjective
+from softreg.objective import SoftmaxObjective, flat_params
 from softreg.optim._fit_core import FitState, Hook, fit_core
 from softreg.optim.newton_cg import carried_to_new_fit
 from softreg.optim.solve import STOCHASTIC
@@ -110,14 +110,6 @@ def initial_params(model: Any, objective: Any, rng: np.random.Generator) -> NDAr
         bound = np.sqrt(6.0 / (d + k))
         w0[: k * d] = rng.uniform(-bound, bound, size=k * d)
     return w0
-
-
-def flat_params(coef: Any, intercept: Any, objective: Any) -> NDArray[Any]:
-    """``coef`` (n_classes, n_features) and ``intercept`` as the objective's flat vector."""
-    parts = [np.asarray(coef, dtype=objective.dtype).ravel()]
-    if objective.fit_intercept:
-        parts.append(np.asarray(intercept, dtype=objective.dtype))
-    return np.concatenate(parts)
 
 
 def dense_coef(model: Any) -> NDArray[Any]:

@@ -63,6 +63,22 @@ HessP = Callable[[Array], Array]  # a HessianOperator, or any v -> H v
 KFAC_MAX_FEATURES = _kernels.kfac.MAX_FEATURES  # see there
 
 
+def flat_params(coef: Any, intercept: Any, objective: Any) -> Array:
+    """``coef`` (n_classes, n_features) and ``intercept`` as the objective's flat vector.
+
+    The inverse of ``objective.unravel``, in ``objective.dtype``; ``intercept`` is ignored
+    without one.
+
+    >>> obj = SoftmaxObjective(np.eye(2), np.array([0, 1]), 2)
+    >>> flat_params(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([5.0, 6.0]), obj)
+    array([1., 2., 3., 4., 5., 6.])
+    """
+    parts = [np.asarray(coef, dtype=objective.dtype).ravel()]
+    if objective.fit_intercept:
+        parts.append(np.asarray(intercept, dtype=objective.dtype))
+    return np.concatenate(parts)
+
+
 class L1Part:
     """The non-smooth part of the objective, for proximal solvers.
 

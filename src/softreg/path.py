@@ -50,7 +50,7 @@ from softreg._validation import (
     is_real_number,
     reject_multilabel,
 )
-from softreg.objective import SoftmaxObjective
+from softreg.objective import SoftmaxObjective, flat_params
 from softreg.optim._fit_core import FitState, fit_core
 from softreg.optim.newton_cg import carried_to_new_fit
 
@@ -241,12 +241,8 @@ def _flat_start(coef_init: ArrayLike, k: int, d: int, objective: SoftmaxObjectiv
             f"coef_init must have shape {shape} (n_classes, n_features + fit_intercept), got "
             f"{start.shape}"
         )
-    flat = np.empty(objective.n_params, dtype=objective.dtype)
-    coef, intercept = objective.unravel(flat)
     with np.errstate(over="ignore"):  # a value too large for float32 is caught below
-        coef[:] = start[:, :d]
-        if intercept is not None:
-            intercept[:] = start[:, d]
+        flat = flat_params(start[:, :d], start[:, d:].ravel(), objective)
     if not np.all(np.isfinite(flat)):  # NaN, infinity, or too large for X's float32
         raise ValueError(f"coef_init must be finite in {flat.dtype}, got NaN or infinity")
     return flat
