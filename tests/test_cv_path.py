@@ -19,6 +19,13 @@ def model_at(coef, intercept, C, l1_ratio):
     return model
 
 
+def four_classes(seed):
+    """600 x 8 Gaussian rows, four classes from a random linear map of three features."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((600, 8))
+    return X, (X[:, :3] @ rng.standard_normal((3, 4))).argmax(axis=1)
+
+
 def test_each_fold_path_equals_the_fold_fitted_alone_at_each_c():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((120, 4))
@@ -44,9 +51,7 @@ def test_each_fold_path_equals_the_fold_fitted_alone_at_each_c():
 def test_the_first_c_starts_every_later_fold_from_the_first_fold_s_solution(monkeypatch):
     import softreg._cv_path as cv_path
 
-    rng = np.random.default_rng(1)
-    X = rng.standard_normal((600, 8))
-    y = (X[:, :3] @ rng.standard_normal((3, 4))).argmax(axis=1)
+    X, y = four_classes(seed=1)
     folds = list(KFold(4).split(X))
     starts = []
     path_step = cv_path.path_step
@@ -82,9 +87,7 @@ def test_the_first_fold_s_feature_basis_preconditions_every_fold(monkeypatch):
     # only preconditions, so each fold still ends at its own minimiser.
     from softreg import _kernels
 
-    rng = np.random.default_rng(2)
-    X = rng.standard_normal((600, 8))
-    y = (X[:, :3] @ rng.standard_normal((3, 4))).argmax(axis=1)
+    X, y = four_classes(seed=2)
     folds = list(KFold(3).split(X))
     computed = []
     feature_basis = _kernels.feature_basis

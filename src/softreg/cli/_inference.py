@@ -17,13 +17,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from numbers import Real
 from typing import Any
 
 import numpy as np
 
 from softreg import stats
 from softreg._summary_text import ci_names
+from softreg._validation import is_real_number
 from softreg.cli._errors import UsageError
 
 __all__ = ["INFERENCE_CSV", "check_inference_model", "check_inference_size", "inference"]
@@ -52,7 +52,7 @@ of an L1 or elastic-net fit are not defined by its Hessian), got l1_ratio=0.5
     for name in ("l1_ratio", "l1_ratios"):
         value = params.get(name)
         values = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value]
-        if any(isinstance(v, Real) and not isinstance(v, bool) and v != 0 for v in values):
+        if any(is_real_number(v) and v != 0 for v in values):
             raise UsageError(
                 "--inference needs an L2 penalty or none (the standard errors of an L1 or "
                 f"elastic-net fit are not defined by its Hessian), got {name}={value!r}"
@@ -116,6 +116,7 @@ def inference(
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["class", "term", "coef", "std err", "z", "P>|z|", lo_name, hi_name])
     for e, label in enumerate(result.equations):
+        name = name_of(label)
         for t, term in enumerate(result.terms):
             values = (
                 result.params[e, t],
@@ -125,7 +126,7 @@ def inference(
                 ci[e, t, 0],
                 ci[e, t, 1],
             )
-            writer.writerow([name_of(label), term, *(repr(float(v)) for v in values)])
+            writer.writerow([name, term, *(repr(float(v)) for v in values)])
     record = {
         "file": INFERENCE_CSV,
         "cov_type": result.cov_type,

@@ -79,7 +79,8 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
     out = Path(args.out)
     check_out(out, args.overwrite)
     model = build_model(args)  # refuses flag combinations before any data is read
-    if getattr(args, "inference", False):
+    want_inference = bool(getattr(args, "inference", False))
+    if want_inference:
         check_inference_model(model, args.model)
     cv_model = model if hasattr(model, "Cs") else None  # --C auto
     info = datasets.info(args.dataset)
@@ -102,7 +103,7 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
     else:
         X_train, X_test = to_features(train_images, prep), to_features(test_images, prep)
 
-    if getattr(args, "inference", False):  # the Hessian's size, known now, before the fit
+    if want_inference:  # the Hessian's size, known now, before the fit
         fit_intercept = bool(model.get_params(deep=False).get("fit_intercept", True))
         check_inference_size(len(np.unique(y_train)), X_train.shape[1], fit_intercept)
 
@@ -137,7 +138,7 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> int:
         model.set_params(input_scale=None)
         X_train, X_test = to_features(train_images, prep), to_features(test_images, prep)
     inference_csv, inference_record, inference_error = None, None, None
-    if getattr(args, "inference", False):  # of the fitted model, on the rows it was fitted on
+    if want_inference:  # of the fitted model, on the rows it was fitted on
         with warnings.catch_warnings(record=True) as caught_inference:
             warnings.simplefilter("always")
             try:

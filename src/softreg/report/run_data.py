@@ -83,10 +83,18 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
         return [{k: _number(v) for k, v in row.items() if k} for row in csv.DictReader(f)]
 
 
-def _json_file(run_dir: Path, name: str, notes: list[str]) -> Any:
+def _run_file(run_dir: Path, name: str, notes: list[str]) -> Path | None:
+    """``run_dir / name`` if it is a file directly in the run directory, else None (noted)."""
     path = run_dir / name
     if path.parent.resolve() != run_dir.resolve() or not path.is_file():
         notes.append(f"{name}: not a file in the run directory; left out")
+        return None
+    return path
+
+
+def _json_file(run_dir: Path, name: str, notes: list[str]) -> Any:
+    path = _run_file(run_dir, name, notes)
+    if path is None:
         return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -149,12 +157,9 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunData:
         if isinstance(inference.get("error"), str):  # or {"error": ...} when it failed
             notes.append(f"coefficient inference failed: {inference['error']}")
         inference = inference.get("file")
-    if isinstance(inference, str):
-        path = run_dir / inference
-        if path.parent.resolve() == run_dir.resolve() and path.is_file():
-            inference = _read_csv(path)
-        else:  # named but not there: noted, and no other file is taken in its place
-            notes.append(f"{inference}: not a file in the run directory; left out")
+    if isinstance(inference, str):  # named but not there: no other file is taken in its place
+        csv_path = _run_file(run_dir, inference, notes)
+        inference = _read_csv(csv_path) if csv_path is not None else inference
     if inference is None:
         found = [run_dir / n for n in INFERENCE_CSV if (run_dir / n).is_file()]
         inference = _read_csv(found[0]) if found else None
