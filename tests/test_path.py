@@ -90,6 +90,21 @@ def test_path_equals_separate_fits_and_scikit_learn():
     assert np.all(path.n_iter >= 1)
 
 
+@pytest.mark.parametrize(("solver", "l1_ratio"), [("lbfgs", 0.0), ("fista", 0.0), ("fista", 0.5)])
+def test_every_solver_follows_the_path_to_the_same_models(solver, l1_ratio):
+    X, y = make_data()
+    Cs = [0.01, 0.1, 1.0]
+    path = regularization_path(
+        X, y, Cs, tol=1e-9, solver=solver, l1_ratio=l1_ratio, max_iter=20_000
+    )
+    auto = regularization_path(X, y, Cs, tol=1e-9, l1_ratio=l1_ratio, max_iter=20_000)
+    np.testing.assert_allclose(path.coef, auto.coef, atol=1e-6)
+    np.testing.assert_allclose(path.intercept, auto.intercept, atol=1e-6)
+    for j, C in enumerate(Cs):
+        alone = SoftmaxRegression(C=C, l1_ratio=l1_ratio, solver=solver, tol=1e-9, max_iter=20_000)
+        np.testing.assert_allclose(path.coef[j], alone.fit(X, y).coef_, atol=1e-6)
+
+
 def test_each_fit_of_the_path_starts_from_the_last_ones_parameters_and_curvature_pairs(
     monkeypatch,
 ):
@@ -200,6 +215,9 @@ def test_bad_arguments_are_named():
         ({"max_iter": True}, "max_iter must be an int >= 1"),
         ({"fit_intercept": "no"}, "fit_intercept must be True or False"),
         ({"input_scale": "1"}, "input_scale must be a finite float"),
+        ({"solver": "saga"}, "solver must be one of"),
+        ({"solver": None}, "solver must be one of"),
+        ({"solver": "lbfgs", "l1_ratio": 0.5}, "solver='lbfgs' takes no L1 term"),
     ]:
         with pytest.raises(ValueError, match=match):
             regularization_path(X, y, [1.0], **kwargs)

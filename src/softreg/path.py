@@ -159,9 +159,29 @@ def check_Cs(Cs: Any) -> Array | int:
     return np.sort(grid)
 
 
-def solver_for(l1_ratio: float) -> str:
-    """FISTA when any of the penalty is L1, else Newton-CG (as ``SoftmaxRegression``)."""
-    return "fista" if l1_ratio > 0 else "newton-cg"
+#: The solvers a path may use: deterministic ones, whose fits stop at ``max|grad| <= tol``.
+PATH_SOLVERS = ("auto", "newton-cg", "lbfgs", "fista")
+
+
+def solver_for(l1_ratio: float, solver: str = "auto") -> str:
+    """The solver of a path's fits with L1 share ``l1_ratio``, or a ValueError.
+
+    ``"auto"`` is FISTA when any of the penalty is L1, else Newton-CG (as
+    ``SoftmaxRegression``); ``"newton-cg"`` and ``"lbfgs"`` take no L1 term.
+
+    >>> solver_for(0.0), solver_for(0.5), solver_for(0.0, "lbfgs")
+    ('newton-cg', 'fista', 'lbfgs')
+    """
+    if solver not in PATH_SOLVERS:
+        raise ValueError(f"solver must be one of {PATH_SOLVERS}, got {solver!r}")
+    if solver == "auto":
+        return "fista" if l1_ratio > 0 else "newton-cg"
+    if l1_ratio > 0 and solver != "fista":
+        raise ValueError(
+            f"solver={solver!r} takes no L1 term, got l1_ratio={l1_ratio!r}; use solver='fista' "
+            "(or 'auto')"
+        )
+    return solver
 
 
 def path_step(
@@ -284,11 +304,12 @@ def regularization_path(
     tol: float = 1e-4,
     input_scale: float | None = None,
     coef_init: ArrayLike | None = None,
+    solver: str = "auto",
 ) -> RegularizationPath:
     """Fit softmax regression at every ``C`` of a grid, each fit warm-started from the last.
 
     The model at each ``C`` is :class:`softreg.SoftmaxRegression`'s (same objective, same
-    solvers: ``"newton-cg"`` for L2, ``"fista"`` when ``l1_ratio > 0``).
+    solvers: by default ``"newton-cg"`` for L2, ``"fista"`` when ``l1_ratio > 0``).
 
     Parameters
     ----------
@@ -311,6 +332,9 @@ def regularization_path(
         Where the first fit starts, the intercept in the last column (for instance a model
         fitted on part of the rows at the first ``C``); zeros when None. Only the start
         changes: each fit still stops at ``max|grad| <= tol`` of its own objective.
+    solver : {"auto", "newton-cg", "lbfgs", "fista"}, default="auto"
+        The solver of every fit (see :func:`solver_for`); ``"newton-cg"`` carries its
+        curvature pairs from one ``C`` to the next.
 
     Returns
     -------
@@ -330,6 +354,7 @@ def regularization_path(
     # l1_ratio="a" gave NumPy's "could not convert string to float").
     if not (is_real_number(l1_ratio) and 0.0 <= float(l1_ratio) <= 1.0):
         raise ValueError(f"l1_ratio must be a float in [0, 1], got {l1_ratio!r}")
+    path_solver = solver_for(float(l1_ratio), solver)
     if input_scale is not None and not (
         is_real_number(input_scale) and np.isfinite(input_scale) and input_scale > 0
     ):
@@ -385,7 +410,7 @@ def regularization_path(
     follow_path(
         base.with_C,
         grid,
-        solver=solver_for(l1_ratio),
+        solver=path_solver,
         tol=float(tol),
         max_iter=int(max_iter),
         on_C=record,
