@@ -130,24 +130,24 @@ def test_refit_is_warm_started_from_the_full_data_path(data, fitted):
     np.testing.assert_allclose(coef, path.coef[-1], atol=1e-6)
     np.testing.assert_allclose(intercept - intercept.mean(), path.intercept[-1], atol=1e-6)
     assert fitted.best_estimator_.n_iter_ < alone.n_iter_
-    assert fitted.score(X, y) == alone.score(X, y)
+    assert fitted.best_estimator_.score(X, y) == alone.score(X, y)
 
 
 def test_refit_path_starts_from_the_first_folds_model_at_the_first_c(data, fitted):
     # As the later folds do at the first C: the full-data path starts from fold 0's model
     # there (coefficients, intercept last), not from zeros; its fits still converge.
-    import softreg.cv
+    import softreg._cv_path
 
     X, y = data
     calls = []
-    original = softreg.cv.regularization_path
+    original = softreg._cv_path.regularization_path
 
     def spy(*args, **kwargs):
         calls.append(kwargs["coef_init"])
         return original(*args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(softreg.cv, "regularization_path", spy)
+        patch.setattr(softreg._cv_path, "regularization_path", spy)
         again = SoftmaxRegressionCV(Cs=CS, cv=4, tol=1e-8).fit(X, y)
     assert len(calls) == 1
     np.testing.assert_array_equal(calls[0], again.coefs_paths_[0, 0])
@@ -326,8 +326,8 @@ def test_scoring_none_weighs_accuracy_by_sample_weight_as_scikit_learn(data):
         alone = SoftmaxRegression(C=1.0, tol=1e-8).fit(X[train], y[train], sw[train])
         expected = alone.score(X[test], y[test], sample_weight=sw[test])
         assert model.scores_[f, 1] == pytest.approx(expected, abs=1e-12)
-    # The unweighted accuracy column is still there, and differs.
-    assert not np.allclose(model.cv_results_["mean_test_accuracy"], model.scores_.mean(axis=0))
+    # The accuracy column is the same weighted accuracy.
+    np.testing.assert_allclose(model.cv_results_["mean_test_accuracy"], model.scores_.mean(axis=0))
 
 
 def test_scorers_taking_labels_get_every_class_when_a_fold_lacks_one():

@@ -156,4 +156,4 @@ def test_make_scorer_gives_every_class_to_metrics_taking_labels_unless_set():
         return 0.0
 
     assert make_scorer(plain, np.array([0, 1])) is plain
-    assert make_scorer(None, np.array([0, 1])) is None
+    assert make_scorer(None, np.array([0, 1])) == "accuracy"  # scoring=None: the accuracy

@@ -1,20 +1,23 @@
-"""scikit-learn's own ``LogisticRegression`` tests, run against ``SoftmaxRegression``.
+"""scikit-learn's own ``LogisticRegression(CV)`` tests, run against ``SoftmaxRegression(CV)``.
 
 The installed scikit-learn's ``sklearn/linear_model/tests/test_logistic.py`` (it ships in the
 wheel; ``pyproject.toml`` pins the tested version in the ``dev`` extra) is imported with
-``sklearn.linear_model.LogisticRegression`` replaced by :class:`SoftmaxAsLogisticRegression`,
-and every one of its ``test_*`` functions is collected here. The adapter is
-``SoftmaxRegression`` itself, except that scikit-learn solver names softreg lacks are mapped to
-the softreg solver minimising the same objective (``sag`` -> ``lbfgs``, ``saga`` -> ``fista``,
-``newton-cholesky`` -> ``newton-cg``) instead of being refused. ``liblinear`` is not mapped.
+``sklearn.linear_model.LogisticRegression`` replaced by :class:`SoftmaxAsLogisticRegression`
+and ``LogisticRegressionCV`` by :class:`SoftmaxAsLogisticRegressionCV`, and every one of its
+``test_*`` functions is collected here. The adapters are ``SoftmaxRegression`` and
+``SoftmaxRegressionCV`` themselves, except that scikit-learn solver names softreg lacks are
+mapped to the softreg solver minimising the same objective (``sag`` -> ``lbfgs``, ``saga`` ->
+``fista``, ``newton-cholesky`` -> ``newton-cg``) instead of being refused. ``liblinear`` is not
+mapped.
 
 Tests in :data:`DESELECTED` are skipped, each with its one-line reason (shown by ``pytest
 -ra``): they test scikit-learn internals (liblinear, ``_logistic_regression_path``,
-``LogisticRegressionCV``; the internals of sag, saga and newton-cholesky, which the adapter
-replaces), or depend on a difference the README's "Differences from LogisticRegression" table
-documents (two classes: ``coef_`` has two rows; array API namespaces other than NumPy).
-Everything else must pass. The array API tests skip unless ``SCIPY_ARRAY_API=1`` is set (as in
-scikit-learn); with it, the NumPy-namespace ones run too.
+``_log_reg_scoring_path``; the internals of sag, saga and newton-cholesky, which the adapter
+replaces), or depend on a difference the README documents (two classes: ``coef_`` has two
+rows; array API namespaces other than NumPy; ``SoftmaxRegressionCV``'s defaults and its
+attribute layout for ``l1_ratios=None``; no metadata routing). Everything else must pass. The
+array API tests skip unless ``SCIPY_ARRAY_API=1`` is set (as in scikit-learn); with it, the
+NumPy-namespace ones run too.
 
 The tests run under scikit-learn's own warning configuration (see ``_SKLEARN_WARNING_CONFIG``),
 not softreg's ``filterwarnings = ["error"]``: the file is written for it.
@@ -34,17 +37,21 @@ import sklearn
 import sklearn.linear_model
 from sklearn.utils._testing import get_pytest_filterwarning_lines
 
-from softreg import SoftmaxRegression
+from softreg import SoftmaxRegression, SoftmaxRegressionCV
+
+_SOLVER_ALIASES = {"sag": "lbfgs", "saga": "fista", "newton-cholesky": "newton-cg"}
 
 
 class SoftmaxAsLogisticRegression(SoftmaxRegression):
     """``SoftmaxRegression``, taking scikit-learn's solver names softreg lacks as aliases."""
 
-    _solver_equivalents: ClassVar[dict[str, str] | None] = {
-        "sag": "lbfgs",
-        "saga": "fista",
-        "newton-cholesky": "newton-cg",
-    }
+    _solver_equivalents: ClassVar[dict[str, str] | None] = _SOLVER_ALIASES
+
+
+class SoftmaxAsLogisticRegressionCV(SoftmaxRegressionCV):
+    """``SoftmaxRegressionCV``, taking scikit-learn's solver names softreg lacks as aliases."""
+
+    _solver_equivalents: ClassVar[dict[str, str] | None] = _SOLVER_ALIASES
 
 
 def _load_sklearn_tests():
@@ -53,9 +60,14 @@ def _load_sklearn_tests():
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    # The file imports LogisticRegression from sklearn.linear_model: give it the adapter (also
-    # where the class is a parametrize value, fixed when the file is executed).
-    with mock.patch.object(sklearn.linear_model, "LogisticRegression", SoftmaxAsLogisticRegression):
+    # The file imports both classes from sklearn.linear_model: give it the adapters (also where
+    # a class is a parametrize value, fixed when the file is executed).
+    with (
+        mock.patch.object(sklearn.linear_model, "LogisticRegression", SoftmaxAsLogisticRegression),
+        mock.patch.object(
+            sklearn.linear_model, "LogisticRegressionCV", SoftmaxAsLogisticRegressionCV
+        ),
+    ):
         spec.loader.exec_module(module)
     return module
 
@@ -102,8 +114,26 @@ def global_random_seed(request):
     return request.param
 
 
-_CV = "LogisticRegressionCV: scikit-learn's cross-validation estimator, not softreg's"
 _PATH = "_logistic_regression_path: scikit-learn's private fitting function"
+_SCORING_PATH = "_log_reg_scoring_path: scikit-learn's private per-fold function"
+_CV_DEFAULTS = (
+    "SoftmaxRegressionCV's defaults (README): scoring='neg_log_loss' (scikit-learn 1.11's), "
+    "l1_ratios=None and use_legacy_attributes=False, without scikit-learn 1.9's FutureWarnings "
+    "(and no private _get_scorer)"
+)
+_CV_SQUEEZED = (
+    "l1_ratios=None keeps no l1_ratio axis in scores_ / coefs_paths_ / n_iter_ (README); "
+    "scikit-learn 1.9's new layout has one of length 1"
+)
+_CV_ORDER = (
+    "the mock scorer's scores go by call count; the folds advance together along C, so the "
+    "calls come C by C, not fold by fold"
+)
+_CV_TOL = (
+    "tol=1e-3: FISTA stops at other points from the path's warm starts than cross_val_score's "
+    "cold ones (3e-3 apart); at tol=1e-6 the two agree to 1e-7 (test_cv.py)"
+)
+_ROUTING = "metadata routing (fit / score **params): not supported (README)"
 _LIBLINEAR = "liblinear: scikit-learn's LIBLINEAR wrapper, which softreg does not have"
 _LIBLINEAR_LOOP = "loops over scikit-learn's solvers, liblinear included (not in softreg)"
 _SOLVER_INTERNALS = (
@@ -122,24 +152,22 @@ _TWO_ROWS_C = (
 
 #: Pattern (re.fullmatch on the pytest node name) -> the one-line reason it is deselected.
 DESELECTED: dict[str, str] = {
-    # LogisticRegressionCV (scikit-learn's own class; the file does not swap it)
-    r"test_logistic_cv(_.*)?\[.*\]|test_logistic_cv_mock_scorer": _CV,
-    r"test_multinomial_cv_iris\[.*\]": _CV,
-    r"test_logistic_regressioncv_class_weights\[.*\]": _CV,
-    r"test_logistic_regression_cv_refit\[.*\]": _CV,
-    r"test_LogisticRegressionCV_.*": _CV,
-    r"test_scores_attribute_layout_elasticnet": _CV,
-    r"test_lr_cv_scores_.*": _CV,
-    r"test_passing_params_without_enabling_metadata_routing": _CV,
-    r"test_logisticregressioncv_warns_with_use_legacy_attributes": _CV,
-    r"test_lr_scoring_warns|test_get_default_scorer": _CV,
-    r".*\[LogisticRegressionCV.*\]": _CV,
-    r"test_logistic_regression_sample_weights\[.*-cv\]": _CV,
+    # LogisticRegressionCV
+    r"test_logistic_cv_multinomial_score\[.*\]": _SCORING_PATH,
+    r"test_logistic_cv_mock_scorer": _CV_ORDER,
+    r"test_multinomial_cv_iris\[False\]": _CV_SQUEEZED,
+    r"test_LogisticRegressionCV_no_refit\[2-.*\]": _TWO_ROWS,
+    r"test_logistic_cv\[.*\]": _LIBLINEAR,
+    r"test_scores_attribute_layout_elasticnet": _CV_TOL,
+    r"test_lr_cv_scores_differ_when_sample_weight_is_requested\[.*\]": _ROUTING,
+    r"test_passing_params_without_enabling_metadata_routing": _ROUTING,
+    r"test_logisticregressioncv_warns_with_use_legacy_attributes": _CV_DEFAULTS,
+    r"test_lr_scoring_warns|test_get_default_scorer|test_l1_ratio_None_deprecated": _CV_DEFAULTS,
     # _logistic_regression_path
     r"test_consistency_path\[.*\]|test_logistic_regression_path_.*": _PATH,
     # liblinear
     r".*liblinear.*": _LIBLINEAR,
-    r"test_check_solver_option\[SoftmaxAsLogisticRegression\]": _LIBLINEAR_LOOP,
+    r"test_check_solver_option\[SoftmaxAsLogisticRegression(CV)?\]": _LIBLINEAR_LOOP,
     r"test_logistic_regression_solvers\[.*\]": _LIBLINEAR_LOOP,
     r"test_logistic_regression_class_weights\[.*\]": _LIBLINEAR_LOOP,
     r"test_logreg_l1\[.*\]": _LIBLINEAR_LOOP,

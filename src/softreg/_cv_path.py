@@ -23,16 +23,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
+from sklearn.model_selection import check_cv
 
 from softreg._cv_scores import ScoreTable
 from softreg.objective import SoftmaxObjective
 from softreg.optim._fit_core import FitState
-from softreg.path import path_step, solver_for
+from softreg.path import path_step, regularization_path, solver_for
+from softreg.softmax_regression import SoftmaxRegression
 
 Array = NDArray[Any]
 
@@ -68,6 +70,7 @@ def fit_fold_paths(
     l1_ratios: Array,
     *,
     model_at: Callable[[Array, Array | None, float, float], Any],
+    solvers: list[str] | None = None,
     scoring: Any,
     fit_intercept: bool,
     scale: float,
@@ -84,6 +87,8 @@ def fit_fold_paths(
     weights (class weights included). ``model_at(coef, intercept, C, l1_ratio)`` makes the
     fitted estimator whose
     ``predict_log_proba`` scores the validation rows (and that a custom scorer is given).
+    ``solvers[i]`` fits the paths of ``l1_ratios[i]`` (None: :func:`softreg.path.solver_for`'s
+    ``"auto"`` choice).
     ``score_weight`` (n_samples,) or None: the user's sample weights, for ``scoring=None``
     (:class:`softreg._cv_scores.ScoreTable`).
     """
@@ -102,6 +107,7 @@ def fit_fold_paths(
     train_rows = _RowBuffer(X, max(len(train) for train, _ in folds))
     test_rows = _RowBuffer(X, max(len(test) for _, test in folds))
     for i, l1_ratio in enumerate(l1_ratios):
+        solver = solver_for(float(l1_ratio)) if solvers is None else solvers[i]
         states: list[FitState | None] = [None] * n_folds
         for j, C in enumerate(grid):
             for f, (train, test) in enumerate(folds):
@@ -120,7 +126,7 @@ def fit_fold_paths(
                 if previous is None and first is not None:  # the first C, a later fold:
                     previous = FitState(first.w)  # from the first fold's solution
                 states[f] = state = path_step(
-                    objective, previous, solver=solver_for(l1_ratio), tol=tol, max_iter=max_iter
+                    objective, previous, solver=solver, tol=tol, max_iter=max_iter
                 )
                 basis = objective.feature_basis if basis is None else basis
                 coef, intercept = objective.unravel(state.w)
@@ -153,6 +159,75 @@ def fit_fold_paths(
             if early_stopping and table.passed_best(i):
                 break
     return FoldPaths(table, coefs, n_iter, oof)
+
+
+def checked_folds(
+    cv: Any, X: Any, y: Array, sw: Array, *, keep_oof: bool = False
+) -> list[tuple[Array, Array]]:
+    """The (train, validation) row indices of ``cv`` (scikit-learn's ``check_cv``), checked.
+
+    Refused: no split at all, a fold without validation rows or without training rows of
+    positive weight in ``sw``, and with ``keep_oof`` validation sets that do not partition
+    the rows.
+    """
+    folds = list(check_cv(cv, y, classifier=True).split(X, y))
+    if keep_oof:
+        counts = np.zeros(X.shape[0], dtype=np.intp)
+        for _, test in folds:
+            counts[test] += 1
+        if not np.all(counts == 1):
+            raise ValueError(
+                "keep_oof=True needs cv folds whose validation sets partition the rows "
+                "(each row validated exactly once), as KFold / StratifiedKFold give"
+            )
+    if not folds:
+        raise ValueError(f"cv must give at least one train/validation split, got none from {cv!r}")
+    for f, (train, test) in enumerate(folds):
+        if not sw[train].sum() > 0:
+            raise ValueError(f"fold {f} has no training rows with positive sample_weight")
+        if len(test) == 0:
+            raise ValueError(f"fold {f} has no validation rows: its score would be undefined")
+    return folds
+
+
+def refit(
+    best: SoftmaxRegression,
+    X: Any,
+    y: Array,
+    sample_weight: Any,
+    classes: Array,
+    before: Array,
+    first: Array,
+) -> None:
+    """Fit ``best`` on all of ``X``, warm-started from the full-data path over ``before``.
+
+    ``before`` is the grid up to (not including) the chosen ``C``; the path over it
+    (:func:`softreg.path.regularization_path`, with ``best``'s settings and solver) runs only
+    after the choice, so the weaker ``C`` are never fitted on all the rows. Its first fit
+    starts from ``first``, the first fold's model at the first ``C`` (as the later folds' do):
+    on all 60000 Fashion-MNIST rows at ``C = 1e-4`` it took 4 Newton iterations instead of 7
+    from zeros, and the path 2.2 s instead of 3.5 s.
+    """
+    if len(before):
+        path = regularization_path(
+            X,
+            y,
+            before,
+            sample_weight=sample_weight,
+            class_weight=best.class_weight,
+            l1_ratio=float(cast(float, best.l1_ratio)),  # floats: SoftmaxRegressionCV sets them
+            fit_intercept=best.fit_intercept,
+            max_iter=int(best.max_iter),
+            tol=float(cast(float, best.tol)),
+            input_scale=best.input_scale,
+            coef_init=first,
+            solver=best.solver,
+        )
+        best.classes_ = classes
+        best.coef_ = path.coef[-1]
+        best.intercept_ = path.intercept[-1]  # centred: the same model
+        best.set_params(warm_start=True)
+    best.fit(X, y, sample_weight)
 
 
 class _RowBuffer:

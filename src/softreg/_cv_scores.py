@@ -24,17 +24,24 @@ Array = NDArray[Any]
 
 
 def make_scorer(scoring: Any, classes: Array) -> Any:
-    """What scores a fold: ``"neg_log_loss"``, ``"accuracy"``, ``None`` or a scorer.
+    """What scores a fold: ``"neg_log_loss"``, ``"accuracy"`` or a scorer.
 
-    The two named scores are computed from the log-probabilities; ``None`` is the accuracy
-    weighted by the validation rows' sample weights, as scikit-learn's ``scoring=None`` calls
-    ``score(X_test, y_test, sample_weight=sw_test)``. A scikit-learn scorer whose metric takes
-    ``labels`` gets ``labels=classes`` (and, for two classes, ``pos_label=classes[-1]``
-    where it takes one), unless it set them itself: a validation fold may lack a class
-    (``LogisticRegressionCV`` does the same). Other callables are used as they are.
+    The two named scores (``None`` is the accuracy, as scikit-learn's ``scoring=None``) are
+    computed from the log-probabilities; any other is :func:`labelled_scorer`'s.
     """
     if scoring in ("neg_log_loss", "accuracy", None):
-        return scoring
+        return "accuracy" if scoring is None else scoring
+    return labelled_scorer(scoring, classes)
+
+
+def labelled_scorer(scoring: Any, classes: Array) -> Any:
+    """``scoring`` as a scorer; one whose metric takes ``labels`` is given every class.
+
+    A scikit-learn scorer whose metric takes ``labels`` gets ``labels=classes`` (and, for two
+    classes, ``pos_label=classes[-1]`` where it takes one), unless it set them itself: a
+    validation fold may lack a class (``LogisticRegressionCV`` does the same). Other callables
+    are used as they are.
+    """
     scorer = check_scoring(SoftmaxRegression(), scoring=scoring)
     func = getattr(scorer, "_score_func", None)
     params = inspect.signature(func).parameters if func is not None else {}
@@ -90,30 +97,31 @@ class ScoreTable:
         """Fold ``f``'s model at (l1_ratio ``i``, ``C`` ``j``) on its validation rows.
 
         ``log_proba`` (n_rows, n_classes) are its log-probabilities, ``y_enc`` the class
-        indices. The log-loss and accuracy columns are unweighted; ``scoring=None`` weighs
-        the accuracy by ``sample_weight`` (the user's weights of these rows, or None); a
-        scorer is called as ``scorer(model, X, y)`` (the model, rows and labels as the user
-        knows them).
+        indices, ``sample_weight`` the user's weights of these rows (or None). Every score is
+        weighted by them, as ``LogisticRegressionCV`` 1.9 passes ``sample_weight`` to its
+        scorer: the log-loss and accuracy columns are weighted means, and a scorer is called
+        as ``scorer(model, X, y, sample_weight=sample_weight)`` (the model, rows and labels as
+        the user knows them; without ``sample_weight`` when it is None).
         """
+        if sample_weight is not None and not np.sum(sample_weight) > 0:
+            raise ValueError(
+                f"fold {f}'s validation rows have zero total sample_weight: the validation "
+                "scores are weighted by it"
+            )
         rows = np.arange(len(y_enc))
-        ll = -float(np.mean(log_proba[rows, y_enc], dtype=np.float64))
+        nll = -log_proba[rows, y_enc].astype(np.float64)
+        ll = float(np.average(nll, weights=sample_weight))
         hits = np.argmax(log_proba, axis=1) == y_enc
-        acc = float(np.mean(hits))
+        acc = float(np.average(hits, weights=sample_weight))
         self.log_loss[f, i, j] = ll
         self.accuracy[f, i, j] = acc
         if self.scorer == "neg_log_loss":
             self.score[f, i, j] = -ll
         elif self.scorer == "accuracy":
             self.score[f, i, j] = acc
-        elif self.scorer is None:
-            if sample_weight is not None and not np.sum(sample_weight) > 0:
-                raise ValueError(
-                    f"fold {f}'s validation rows have zero total sample_weight: scoring=None "
-                    "weighs the accuracy by it"
-                )
-            self.score[f, i, j] = float(np.average(hits, weights=sample_weight))
         else:
-            value = self.scorer(model, X, y)
+            kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+            value = self.scorer(model, X, y, **kwargs)
             # As scikit-learn's cross_validate words it; NumPy said "could not convert string
             # to float" for a str, and stored a bool as 0 or 1.
             if not is_real_number(value):

@@ -9,6 +9,7 @@ from an average of fold coefficients), so the weaker ``C`` are never fitted on a
 
 from __future__ import annotations
 
+from functools import partial
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -16,19 +17,25 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.metrics import get_scorer_names
-from sklearn.model_selection import check_cv
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from softreg._cv_path import fit_fold_paths
-from softreg._sklearn_params import n_iter_array
+from softreg._cv_params import (
+    legacy_attributes,
+    path_solvers,
+    resolve_cv_penalty,
+    resolve_cv_solver,
+)
+from softreg._cv_path import checked_folds, fit_fold_paths, refit
+from softreg._cv_scores import labelled_scorer
+from softreg._sklearn_params import SKLEARN_SOLVER_EQUIVALENTS, n_iter_array
 from softreg._softmax_checks import check_fit_classes, validate_fit_data, validate_X
 from softreg._validation import (
     as_label_array,
     encode_labels,
 )
-from softreg.path import check_Cs, check_weighted_classes, default_Cs, regularization_path
+from softreg.path import check_Cs, check_weighted_classes, default_Cs
 from softreg.softmax_regression import SoftmaxRegression
 
 Array = NDArray[Any]
@@ -53,24 +60,52 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
     fit_intercept : bool, default=True
     cv : int, cross-validation generator or iterable, default=None
         As in scikit-learn: None is 5-fold, an int ``StratifiedKFold`` (not shuffled).
+    dual : bool, default=False
+        Only False: softreg solves the primal problem (True is refused, as scikit-learn
+        refuses it for every solver but liblinear).
+    penalty : {"l2", "l1", "elasticnet"}, deprecated
+        As in scikit-learn 1.9 (a ``FutureWarning``): leave it unset and use ``l1_ratios``.
+        ``"l2"`` / ``"l1"`` fit L1 share 0 / 1 whatever ``l1_ratios`` holds; None (no penalty,
+        so no ``C`` to choose) is refused.
     scoring : str, callable or None, default="neg_log_loss"
-        Validation score, higher is better. ``"neg_log_loss"`` and ``"accuracy"`` are
-        computed from the fold model's log-probabilities, unweighted; None is the accuracy
-        weighted by ``sample_weight`` (as scikit-learn's ``scoring=None``); any other scorer
-        is called on a ``SoftmaxRegression`` holding the fold's coefficients, with
-        ``labels=classes_`` where its metric takes them (a fold may lack a class), as
-        ``LogisticRegressionCV`` does. No metadata routing of ``sample_weight`` to scorers.
+        Validation score, higher is better; also what :meth:`score` returns.
+        ``"neg_log_loss"`` and ``"accuracy"`` (None: the accuracy, as in scikit-learn) are
+        computed from the fold model's log-probabilities; any other scorer is called on a
+        ``SoftmaxRegression`` holding the fold's coefficients, with ``labels=classes_`` where
+        its metric takes them (a fold may lack a class), as ``LogisticRegressionCV`` does.
+        With ``sample_weight`` every validation score is weighted by the rows' weights (a
+        scorer gets ``sample_weight=``), as ``LogisticRegressionCV`` 1.9 passes it to its
+        scorer without metadata routing; ``class_weight`` weighs the fits only. No metadata
+        routing (``fit(**params)``).
+    solver : {"auto", "newton-cg", "lbfgs", "fista"}, default="auto"
+        The solver of every fit, the refit's included. ``"auto"``: Newton-CG for L2 (carrying
+        its curvature pairs along the path), FISTA with an L1 term. scikit-learn's
+        ``"liblinear"``, ``"newton-cholesky"``, ``"sag"`` and ``"saga"`` are refused, naming
+        the softreg solver for the same objective.
     tol : float, default=1e-4
         Each fit along the path stops at ``max|grad| <= tol`` (per model).
     max_iter : int, default=100
         Solver iterations per ``C``.
     class_weight : dict, "balanced" or None, default=None
+    n_jobs : int or None, default=None
+        Accepted for ``LogisticRegressionCV`` parity; no effect on the result or the time.
+        The folds are fitted one after another, each pass over the rows on every core (two
+        folds at once, one thread each, was measured slower).
     refit : bool, default=True
         Refit on all data at the chosen ``C``, warm-started from the full-data path. When
         False, ``coef_`` is the mean of the fold models' coefficients at the chosen ``C`` (as
         scikit-learn does, but at the one ``C`` chosen on the mean score).
+    intercept_scaling : float > 0, default=1
+        No effect (liblinear's, as in scikit-learn for every other solver).
     random_state : None, default=None
         Unused (the solvers are deterministic); accepted for ``LogisticRegressionCV`` parity.
+    use_legacy_attributes : bool, default=False
+        False: the layout below (scikit-learn 1.9's ``use_legacy_attributes=False``, its
+        default from 1.10; softreg's ``scores_`` etc. keep no l1_ratio axis when
+        ``l1_ratios=None``). True: ``LogisticRegressionCV``'s legacy layout
+        (:func:`softreg._cv_params.legacy_attributes`): ``scores_`` and ``coefs_paths_``
+        dicts keyed by class, ``n_iter_`` (1, n_folds, n_Cs), ``C_`` and ``l1_ratio_`` arrays
+        with one entry per class (one, for ``classes_[1]``, with two classes).
     selection : {"min", "1se"}, default="min"
         ``"min"``: the ``C`` of the best mean score. ``"1se"``: the smallest ``C`` (strongest
         penalty) whose mean score is within one standard error of the best (glmnet's rule).
@@ -128,7 +163,9 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
     >>> clf = SoftmaxRegressionCV(Cs=[0.01, 0.1, 1.0, 10.0], cv=3).fit(X, y)
     >>> clf.scores_.shape, float(clf.C_)
     ((3, 4), 10.0)
-    >>> round(clf.score(X, y), 2)
+    >>> round(clf.score(X, y), 2)  # the scoring's: minus the log-loss
+    -0.06
+    >>> round(clf.best_estimator_.score(X, y), 2)  # the refit model's accuracy
     0.98
     """
 
@@ -145,17 +182,33 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
     cv_results_: dict[str, Array]
     best_estimator_: SoftmaxRegression
 
+    #: scikit-learn solver names mapped to softreg's instead of refused (None: refused).
+    _solver_equivalents: ClassVar[dict[str, str] | None] = None
+
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "Cs": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "l1_ratios": ["array-like", None],
         "fit_intercept": ["boolean"],
         "cv": ["cv_object"],
+        "dual": ["boolean"],
+        "penalty": [
+            StrOptions({"l2", "l1", "elasticnet"}),
+            None,
+            Hidden(StrOptions({"deprecated"})),
+        ],
         "scoring": [StrOptions(set(get_scorer_names())), callable, None],
+        "solver": [
+            StrOptions({"auto", "newton-cg", "lbfgs", "fista"}),
+            Hidden(StrOptions(set(SKLEARN_SOLVER_EQUIVALENTS))),
+        ],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "class_weight": [dict, StrOptions({"balanced"}), None],
+        "n_jobs": [None, Integral],
         "refit": ["boolean"],
+        "intercept_scaling": [Interval(Real, 0, None, closed="neither")],
         "random_state": ["random_state"],
+        "use_legacy_attributes": ["boolean"],
         "selection": [StrOptions({"min", "1se"})],
         "keep_oof": ["boolean"],
         "early_stopping": ["boolean"],
@@ -170,12 +223,18 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         l1_ratios: ArrayLike | None = None,
         fit_intercept: bool = True,
         cv: Any = None,
+        dual: bool = False,
+        penalty: str | None = "deprecated",
         scoring: Any = "neg_log_loss",
+        solver: str = "auto",
         tol: float = 1e-4,
         max_iter: int = 100,
         class_weight: dict[Any, float] | str | None = None,
+        n_jobs: int | None = None,
         refit: bool = True,
+        intercept_scaling: float = 1.0,
         random_state: Any = None,
+        use_legacy_attributes: bool = False,
         selection: str = "min",
         keep_oof: bool = False,
         early_stopping: bool = False,
@@ -186,12 +245,18 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         self.l1_ratios = l1_ratios
         self.fit_intercept = fit_intercept
         self.cv = cv
+        self.dual = dual
+        self.penalty = penalty
         self.scoring = scoring
+        self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
         self.class_weight = class_weight
+        self.n_jobs = n_jobs
         self.refit = refit
+        self.intercept_scaling = intercept_scaling
         self.random_state = random_state
+        self.use_legacy_attributes = use_legacy_attributes
         self.selection = selection
         self.keep_oof = keep_oof
         self.early_stopping = early_stopping
@@ -205,19 +270,15 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
 
     # -- fitting -------------------------------------------------------------------------------
 
-    def _l1_ratios(self) -> Array:
-        if self.l1_ratios is None:
-            return np.zeros(1)
-        ratios = np.asarray(self.l1_ratios, dtype=np.float64).ravel()
-        if ratios.size == 0 or not np.all((ratios >= 0) & (ratios <= 1)):
-            raise ValueError(
-                f"l1_ratios must be a non-empty list of floats in [0, 1], got {self.l1_ratios!r}"
-            )
-        return ratios
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Any:
         """Cross-validate the path on ``X`` (n_samples, n_features) and ``y``; refit."""
+        # scikit-learn's parameter semantics first, before the data (as it does).
+        penalty_name, ratios = resolve_cv_penalty(self.penalty, self.l1_ratios)
+        solver = resolve_cv_solver(
+            str(self.solver), penalty_name, bool(self.dual), self._solver_equivalents
+        )
+        solvers = path_solvers(solver, ratios)
         # SoftmaxRegression's checks, before any fold is fitted (a magnitude that overflows
         # the Hessian gave "Eigenvalues did not converge" from the first fold's preconditioner).
         X, y_arr = validate_fit_data(
@@ -235,32 +296,12 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             sw = sw * cw[y_enc].astype(dtype)
         check_weighted_classes(y_enc, k, sw)
         scale = 1.0 if self.input_scale is None else float(self.input_scale)
-        ratios = self._l1_ratios()
         grid = check_Cs(self.Cs)
         if isinstance(grid, int):
             grid = default_Cs(
                 X, y_enc, k, sw, n_Cs=grid, scale=scale, fit_intercept=self.fit_intercept
             )
-        folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
-        n = X.shape[0]
-        if self.keep_oof:
-            counts = np.zeros(n, dtype=np.intp)
-            for _, test in folds:
-                counts[test] += 1
-            if not np.all(counts == 1):
-                raise ValueError(
-                    "keep_oof=True needs cv folds whose validation sets partition the rows "
-                    "(each row validated exactly once), as KFold / StratifiedKFold give"
-                )
-        if not folds:
-            raise ValueError(
-                f"cv must give at least one train/validation split, got none from {self.cv!r}"
-            )
-        for f, (train, test) in enumerate(folds):
-            if not sw[train].sum() > 0:
-                raise ValueError(f"fold {f} has no training rows with positive sample_weight")
-            if len(test) == 0:
-                raise ValueError(f"fold {f} has no validation rows: its score would be undefined")
+        folds = checked_folds(self.cv, X, y, sw, keep_oof=self.keep_oof)
 
         fitted = fit_fold_paths(
             X,
@@ -271,7 +312,8 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             folds,
             grid,
             ratios,
-            model_at=self._model,
+            model_at=partial(self._model, solver=solver),
+            solvers=solvers,
             scoring=self.scoring,
             fit_intercept=self.fit_intercept,
             scale=scale,
@@ -304,34 +346,43 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             self.oof_proba_ = oof[:, 0] if squeeze else oof
 
         if self.refit:
-            best = self._new_model(self.C_, self.l1_ratio_)
-            self._refit(best, X, y, sample_weight, grid[:j_sel], paths[0, i_best, 0])
+            best = self._new_model(self.C_, self.l1_ratio_, solver)
+            refit(best, X, y, sample_weight, self.classes_, grid[:j_sel], paths[0, i_best, 0])
         else:  # scikit-learn's refit=False: the mean of the fold models at the chosen C
             mean = paths[:, i_best, j_sel].mean(axis=0).astype(paths.dtype)
             d = X.shape[1]
             intercept = mean[:, d] if self.fit_intercept else None
-            best = self._model(mean[:, :d], intercept, self.C_, self.l1_ratio_)
+            best = self._model(mean[:, :d], intercept, self.C_, self.l1_ratio_, solver)
         self.best_estimator_ = best
         self.coef_, self.intercept_ = best.coef_, best.intercept_
+        if self.use_legacy_attributes:
+            legacy = legacy_attributes(
+                self.classes_, table.score, paths, n_iter, self.C_, self.l1_ratio_, squeeze
+            )
+            for name, value in legacy.items():
+                setattr(self, name, value)
         return self
 
-    def _new_model(self, C: float, l1_ratio: float) -> SoftmaxRegression:
-        # scikit-learn 1.9's API: l1_ratio alone chooses L2 / L1 / elastic net.
+    def _new_model(self, C: float, l1_ratio: float, solver: str) -> SoftmaxRegression:
+        # scikit-learn 1.9's API: l1_ratio alone chooses L2 / L1 / elastic net; the solver is
+        # softreg's name ("auto" chooses per l1_ratio as the path did).
         return SoftmaxRegression(
             C=C,
             l1_ratio=float(l1_ratio),
             fit_intercept=self.fit_intercept,
+            intercept_scaling=self.intercept_scaling,
             class_weight=self.class_weight,
+            solver=solver,
             tol=self.tol,
             max_iter=self.max_iter,
             input_scale=self.input_scale,
         )
 
     def _model(
-        self, coef: Array, intercept: Array | None, C: float, l1_ratio: float
+        self, coef: Array, intercept: Array | None, C: float, l1_ratio: float, solver: str
     ) -> SoftmaxRegression:
         """A fitted ``SoftmaxRegression`` holding one fold's model at ``C`` (for scoring)."""
-        model = self._new_model(C, l1_ratio)
+        model = self._new_model(C, l1_ratio, solver)
         model.classes_ = self.classes_
         model.coef_ = np.array(coef, copy=True)
         k = coef.shape[0]
@@ -342,44 +393,6 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         model.n_iter_ = n_iter_array(0)
         model.history_ = []
         return model
-
-    def _refit(
-        self,
-        best: SoftmaxRegression,
-        X: Any,
-        y: Array,
-        sample_weight: ArrayLike | None,
-        before: Array,
-        first: Array,
-    ) -> None:
-        """Fit ``best`` on all of ``X``, warm-started from the full-data path over ``before``.
-
-        ``before`` is the grid up to (not including) the chosen ``C``; the path over it
-        (:func:`softreg.path.regularization_path`, ``best``'s settings) runs only now, after
-        the choice, so the weaker ``C`` are never fitted on all the rows. Its first fit starts
-        from ``first``, the first fold's model at the first ``C`` (as the later folds' do, see
-        :mod:`softreg._cv_path`): on all 60000 Fashion-MNIST rows at ``C = 1e-4`` it took 4
-        Newton iterations instead of 7 from zeros, and the path 2.2 s instead of 3.5 s.
-        """
-        if len(before):
-            path = regularization_path(
-                X,
-                y,
-                before,
-                sample_weight=sample_weight,
-                class_weight=self.class_weight,
-                l1_ratio=self.l1_ratio_,
-                fit_intercept=self.fit_intercept,
-                max_iter=int(self.max_iter),
-                tol=float(self.tol),
-                input_scale=self.input_scale,
-                coef_init=first,
-            )
-            best.classes_ = self.classes_
-            best.coef_ = path.coef[-1]
-            best.intercept_ = path.intercept[-1]  # centred: the same model
-            best.set_params(warm_start=True)
-        best.fit(X, y, sample_weight)
 
     # -- prediction ----------------------------------------------------------------------------
 
@@ -406,3 +419,17 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         """Most probable class label, shape (n_samples,)."""
         X = self._validated(X)
         return self.best_estimator_.predict(X)
+
+    def score(self, X: Any, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
+        """The ``scoring`` score on ``X`` (n_samples, n_features) and ``y`` (the accuracy for
+        ``scoring=None``), weighted by ``sample_weight``, as ``LogisticRegressionCV.score``.
+
+        A metric that takes ``labels`` (log-loss among them) is given every class of
+        ``classes_``, so ``y`` may lack some.
+        """
+        check_is_fitted(self)
+        scorer = labelled_scorer(
+            "accuracy" if self.scoring is None else self.scoring, self.classes_
+        )
+        kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return float(scorer(self, X, y, **kwargs))
