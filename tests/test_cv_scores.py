@@ -43,6 +43,33 @@ def test_a_scorer_returning_no_number_is_refused_by_name(value):
         table.record(1, 0, 0, np.log(np.full((2, 2), 0.5)), np.array([0, 1]), model="m")
 
 
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_an_infinite_score_is_refused_by_name(value):
+    # Its mean and standard error ranked nothing: NumPy's "zero-size array to reduction
+    # operation minimum which has no identity" came from the one-standard-error rule.
+    table = ScoreTable(2, 1, 3, lambda model, X, y: value)
+    with pytest.raises(ValueError, match=r"scoring returned -?inf on fold 1 \(C index 2\)"):
+        table.record(1, 0, 2, np.log(np.full((2, 2), 0.5)), np.array([0, 1]), model="m")
+
+
+def test_a_weighted_scorer_gets_the_rows_sample_weight():
+    seen = []
+
+    def scorer(model, X, y, sample_weight=None):
+        seen.append(sample_weight)
+        return 0.5
+
+    table = ScoreTable(1, 1, 1, scorer)
+    proba = np.log(np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]))
+    sw = np.array([1.0, 3.0, 0.0])
+    table.record(0, 0, 0, proba, np.array([0, 0, 1]), model="m", sample_weight=sw)
+    assert seen[0] is sw
+    assert table.log_loss[0, 0, 0] == pytest.approx(-(np.log(0.9) + 3 * np.log(0.2)) / 4)
+    assert table.accuracy[0, 0, 0] == pytest.approx(1 / 4)
+    with pytest.raises(ValueError, match="fold 0's validation rows have zero total"):
+        table.record(0, 0, 0, proba, np.array([0, 0, 1]), model="m", sample_weight=0 * sw)
+
+
 def test_a_scorer_may_return_numpy_scalars():
     table = ScoreTable(1, 1, 2, lambda model, X, y: np.float32(0.5))
     table.record(0, 0, 0, np.log(np.full((2, 2), 0.5)), np.array([0, 1]), model="m")

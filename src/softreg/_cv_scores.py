@@ -129,6 +129,11 @@ class ScoreTable:
                     f"scoring must return a number, got {value!r} ({type(value).__name__}) "
                     f"instead, on fold {f}"
                 )
+            if np.isinf(value):  # a mean and standard error of it rank nothing
+                raise ValueError(
+                    f"scoring returned {float(value)} on fold {f} (C index {j}): a validation "
+                    "score must be finite (or NaN where it is undefined)"
+                )
             self.score[f, i, j] = float(value)
 
     def mean_score(self, i: int, j: int) -> float:
