@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from sklearn.model_selection import KFold
 
 from softreg import SoftmaxRegression, SoftmaxRegressionCV
-from softreg._cv_path import _RowBuffer, fit_fold_paths
+from softreg._cv_path import _RowBuffer, checked_folds, fit_fold_paths
 
 
 def model_at(coef, intercept, C, l1_ratio):
@@ -137,3 +137,35 @@ def test_cross_validation_copies_one_fold_of_rows_at_a_time():
     # A training-rows buffer (0.8 X) and a validation-rows buffer (0.2 X), plus the refit's
     # model and temporaries; four fold copies kept at once would be 3.2 X.
     assert peak < 1.6 * X.nbytes
+
+
+def test_folds_as_masks_or_negative_indices_select_the_rows_numpy_would():
+    # np.take(mode="clip") copies the rows: a boolean mask was read as rows 0 and 1, and an
+    # index past the end as the last row.
+    X, y = four_classes(3)
+    n = len(y)
+    rows = np.arange(n)
+    ints = [(np.flatnonzero(rows % 3 != f), np.flatnonzero(rows % 3 == f)) for f in range(3)]
+    masks = [(rows % 3 != f, rows % 3 == f) for f in range(3)]
+    negative = [(train - n, test - n) for train, test in ints]
+    ref = SoftmaxRegressionCV(Cs=[0.1, 1.0], cv=ints, tol=1e-8).fit(X, y)
+    for cv in (masks, negative):
+        model = SoftmaxRegressionCV(Cs=[0.1, 1.0], cv=cv, tol=1e-8).fit(X, y)
+        np.testing.assert_array_equal(model.scores_, ref.scores_)
+    assert checked_folds(masks, X, y, np.ones(n))[1][1].tolist() == ints[1][1].tolist()
+
+
+@pytest.mark.parametrize(
+    ("cv", "match"),
+    [
+        ([(np.arange(500), np.array([600]))], r"fold 0's validation rows hold index 600, but X"),
+        ([(np.arange(500), np.array([-601]))], r"hold index -601, but X has 600 rows"),
+        ([(np.arange(500.0), np.arange(500, 600))], r"training rows must be a 1-d array of int"),
+        ([(np.arange(500), np.ones((2, 2), int))], r"got an array of dtype int64 and shape"),
+        ([(np.ones(599, bool), np.arange(5))], r"boolean mask of length 600"),
+    ],
+)
+def test_fold_indices_out_of_range_or_of_no_index_type_are_refused(cv, match):
+    X, y = four_classes(3)
+    with pytest.raises(ValueError, match=match):
+        SoftmaxRegressionCV(Cs=[1.0], cv=cv).fit(X, y)

@@ -166,13 +166,21 @@ def checked_folds(
 ) -> list[tuple[Array, Array]]:
     """The (train, validation) row indices of ``cv`` (scikit-learn's ``check_cv``), checked.
 
-    Refused: no split at all, a fold without validation rows or without training rows of
+    Each index set becomes an int array of rows in ``[0, n_samples)``: a boolean mask (of
+    length n_samples) by its True rows, a negative index counting from the end, as NumPy
+    (and so scikit-learn) reads them. Refused: indices that are neither ints nor such a mask,
+    or out of range (the rows are copied with ``np.take``, which would clip them to a wrong
+    row), no split at all, a fold without validation rows or without training rows of
     positive weight in ``sw``, and with ``keep_oof`` validation sets that do not partition
     the rows.
     """
-    folds = list(check_cv(cv, y, classifier=True).split(X, y))
+    n = X.shape[0]
+    folds = [
+        (_row_indices(train, n, f, "training"), _row_indices(test, n, f, "validation"))
+        for f, (train, test) in enumerate(check_cv(cv, y, classifier=True).split(X, y))
+    ]
     if keep_oof:
-        counts = np.zeros(X.shape[0], dtype=np.intp)
+        counts = np.zeros(n, dtype=np.intp)
         for _, test in folds:
             counts[test] += 1
         if not np.all(counts == 1):
@@ -188,6 +196,23 @@ def checked_folds(
         if len(test) == 0:
             raise ValueError(f"fold {f} has no validation rows: its score would be undefined")
     return folds
+
+
+def _row_indices(rows: Any, n: int, f: int, which: str) -> Array:
+    """Fold ``f``'s ``which`` rows as int indices in ``[0, n)`` (see :func:`checked_folds`)."""
+    rows = np.asarray(rows)
+    if rows.dtype == bool and rows.shape == (n,):
+        return np.flatnonzero(rows)
+    if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
+        raise ValueError(
+            f"cv fold {f}'s {which} rows must be a 1-d array of int indices or a boolean mask "
+            f"of length {n}, got an array of dtype {rows.dtype} and shape {rows.shape}"
+        )
+    rows = rows.astype(np.intp)
+    if rows.size and not (-n <= rows.min() and rows.max() < n):
+        bad = rows[(rows < -n) | (rows >= n)][0]
+        raise ValueError(f"cv fold {f}'s {which} rows hold index {bad}, but X has {n} rows")
+    return np.where(rows < 0, rows + n, rows)
 
 
 def refit(
