@@ -133,9 +133,9 @@ def test_refit_is_warm_started_from_the_full_data_path(data, fitted):
     assert fitted.best_estimator_.score(X, y) == alone.score(X, y)
 
 
-def test_refit_path_starts_from_the_first_folds_model_at_the_first_c(data, fitted):
+def test_refit_path_starts_from_the_first_folds_model_at_the_c_before_the_chosen_one(data, fitted):
     # As the later folds do at the first C: the full-data path starts from fold 0's model
-    # there (coefficients, intercept last), not from zeros; its fits still converge.
+    # (coefficients, intercept last) at the C before the chosen one; its fits still converge.
     import softreg._cv_path
 
     X, y = data
@@ -143,15 +143,20 @@ def test_refit_path_starts_from_the_first_folds_model_at_the_first_c(data, fitte
     original = softreg._cv_path.regularization_path
 
     def spy(*args, **kwargs):
-        calls.append(kwargs["coef_init"])
+        calls.append((args[2], kwargs["coef_init"]))
         return original(*args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(softreg._cv_path, "regularization_path", spy)
         again = SoftmaxRegressionCV(Cs=CS, cv=4, tol=1e-8).fit(X, y)
+    j = int(np.flatnonzero(CS == again.C_)[0])
+    assert j >= 1
     assert len(calls) == 1
-    np.testing.assert_array_equal(calls[0], again.coefs_paths_[0, 0])
+    np.testing.assert_array_equal(calls[0][0], CS[j - 1 : j])
+    np.testing.assert_array_equal(calls[0][1], again.coefs_paths_[0, j - 1])
     np.testing.assert_allclose(again.coef_, fitted.coef_, atol=1e-6)
+    alone = SoftmaxRegression(C=again.C_, tol=1e-8).fit(X, y)
+    np.testing.assert_allclose(again.coef_, alone.coef_, atol=1e-6)
 
 
 def test_refit_false_averages_the_fold_models_at_the_chosen_c(data, fitted):

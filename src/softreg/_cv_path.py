@@ -226,12 +226,17 @@ def refit(
 ) -> None:
     """Fit ``best`` on all of ``X``, warm-started from the full-data path over ``before``.
 
-    ``before`` is the grid up to (not including) the chosen ``C``; the path over it
-    (:func:`softreg.path.regularization_path`, with ``best``'s settings and solver) runs only
-    after the choice, so the weaker ``C`` are never fitted on all the rows. Its first fit
-    starts from ``first``, the first fold's model at the first ``C`` (as the later folds' do):
-    on all 60000 Fashion-MNIST rows at ``C = 1e-4`` it took 4 Newton iterations instead of 7
-    from zeros, and the path 2.2 s instead of 3.5 s.
+    ``before`` holds the grid's ``C`` to fit on all the rows before the chosen one
+    (:func:`softreg.path.regularization_path`, with ``best``'s settings and solver; empty:
+    ``best`` is fitted from zeros); the path starts from ``first``, a model of
+    (n_classes, n_features + fit_intercept). ``SoftmaxRegressionCV`` passes the ``C`` just
+    before the chosen one and the first fold's model there: the folds' solutions are close to
+    the full data's (that is why each later fold starts from the first fold's at the first
+    ``C``), so the path need not start at the grid's strongest penalty. On all 60000
+    Fashion-MNIST rows (``bench_cv.py``'s early-stopped grid, ``C = 0.0464`` chosen) the refit
+    took 2.2 s instead of 3.8 s with the path from the first ``C``, with the same test
+    accuracy (0.8452) and test log-loss (0.43624). It runs only after the choice, so the
+    weaker ``C`` are never fitted on all the rows.
     """
     if len(before):
         path = regularization_path(

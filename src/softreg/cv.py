@@ -2,9 +2,10 @@
 
 How it fits. Every fold's model follows the grid, ascending ``C`` (strong to weak penalty),
 each warm-started from its own previous solution (:mod:`softreg._cv_path`); the scores
-(:mod:`softreg._cv_scores`) choose ``C``. The refit runs after the choice: the full-data path
-up to the chosen ``C``, from which a :class:`softreg.SoftmaxRegression` is warm-started (never
-from an average of fold coefficients), so the weaker ``C`` are never fitted on all the rows.
+(:mod:`softreg._cv_scores`) choose ``C``. The refit runs after the choice: a full-data fit at
+the ``C`` before the chosen one (from the first fold's model there), from which a
+:class:`softreg.SoftmaxRegression` at the chosen ``C`` is warm-started (never from an average
+of fold coefficients), so the weaker ``C`` are never fitted on all the rows.
 """
 
 from __future__ import annotations
@@ -347,7 +348,10 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
 
         if self.refit:
             best = self._new_model(self.C_, self.l1_ratio_, solver)
-            refit(best, X, y, sample_weight, self.classes_, grid[:j_sel], paths[0, i_best, 0])
+            # The full-data path runs from the C before the chosen one, started from the first
+            # fold's model there (see _cv_path.refit).
+            j0 = max(j_sel - 1, 0)
+            refit(best, X, y, sample_weight, self.classes_, grid[j0:j_sel], paths[0, i_best, j0])
         else:  # scikit-learn's refit=False: the mean of the fold models at the chosen C
             mean = paths[:, i_best, j_sel].mean(axis=0).astype(paths.dtype)
             d = X.shape[1]
