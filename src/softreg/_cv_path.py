@@ -89,8 +89,8 @@ def fit_fold_paths(
     ``predict_log_proba`` scores the validation rows (and that a custom scorer is given).
     ``solvers[i]`` fits the paths of ``l1_ratios[i]`` (None: :func:`softreg.path.solver_for`'s
     ``"auto"`` choice).
-    ``score_weight`` (n_samples,) or None: the user's sample weights, for ``scoring=None``
-    (:class:`softreg._cv_scores.ScoreTable`).
+    ``score_weight`` (n_samples,) or None: the user's sample weights, which weight every
+    validation score (:class:`softreg._cv_scores.ScoreTable`).
     """
     k = len(classes)
     n_folds, n_Cs, n_l1, d = len(folds), len(grid), len(l1_ratios), X.shape[1]
