@@ -1,15 +1,16 @@
 """SoftmaxRegressionCV's LogisticRegressionCV parameters (solver, penalty, dual, n_jobs,
-intercept_scaling, use_legacy_attributes), its sample-weighted scores and ``score``, against
-scikit-learn 1.9's ``LogisticRegressionCV`` and separate fits."""
+intercept_scaling, use_legacy_attributes), its sample-weighted scores, ``score`` and metadata
+routing, against scikit-learn 1.9's ``LogisticRegressionCV`` and separate fits."""
 
 import warnings
 
 import numpy as np
 import pytest
+from sklearn import config_context
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegressionCV
-from sklearn.metrics import log_loss
-from sklearn.model_selection import StratifiedKFold
+from sklearn.metrics import get_scorer, log_loss
+from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 from softreg import SoftmaxRegression, SoftmaxRegressionCV
 from softreg._cv_params import legacy_attributes, resolve_cv_penalty, resolve_cv_solver
@@ -241,3 +242,54 @@ def test_legacy_attributes_doctest_layout():
     assert out["coefs_paths_"]["c"].shape == (2, 3, 1, 4)
     assert out["n_iter_"].shape == (1, 2, 3, 1)
     np.testing.assert_array_equal(out["l1_ratio_"], [0.0, 0.0, 0.0])
+
+
+# -- metadata routing ---------------------------------------------------------------------------
+
+
+def test_groups_reach_the_splitter_with_metadata_routing():
+    X, y = _data()
+    groups = np.arange(len(y)) % 7
+    folds = list(GroupKFold(3).split(X, y, groups))
+    with config_context(enable_metadata_routing=True):
+        routed = SoftmaxRegressionCV(Cs=CS, cv=GroupKFold(3)).fit(X, y, groups=groups)
+    given = SoftmaxRegressionCV(Cs=CS, cv=folds).fit(X, y)
+    np.testing.assert_array_equal(routed.scores_, given.scores_)
+    np.testing.assert_array_equal(routed.coef_, given.coef_)
+
+
+def test_extra_fit_and_score_arguments_need_metadata_routing():
+    X, y = _data()
+    model = SoftmaxRegressionCV(Cs=CS, cv=GroupKFold(3))
+    with pytest.raises(ValueError, match="is only supported if enable_metadata_routing=True"):
+        model.fit(X, y, groups=np.arange(len(y)) % 7)
+    model = SoftmaxRegressionCV(Cs=CS, cv=3).fit(X, y)
+    with pytest.raises(ValueError, match="is only supported if enable_metadata_routing=True"):
+        model.score(X, y, extra=1.0)
+
+
+def test_with_routing_the_scorer_gets_sample_weight_only_if_it_asks():
+    X, y = _data()
+    sw = np.random.default_rng(4).uniform(0.2, 3.0, len(y))
+    folds = list(StratifiedKFold(3).split(X, y))
+    weighted = SoftmaxRegressionCV(Cs=CS, cv=folds).fit(X, y, sample_weight=sw)
+    weighted_score = weighted.score(X, y, sample_weight=sw)  # no routing: to the scorer
+    with config_context(enable_metadata_routing=True):
+        asks = get_scorer("neg_log_loss").set_score_request(sample_weight=True)
+        declines = get_scorer("neg_log_loss").set_score_request(sample_weight=False)
+        with_w = SoftmaxRegressionCV(Cs=CS, cv=folds, scoring=asks).fit(X, y, sample_weight=sw)
+        without = SoftmaxRegressionCV(Cs=CS, cv=folds, scoring=declines)
+        without.fit(X, y, sample_weight=sw)
+        assert with_w.score(X, y, sample_weight=sw) == pytest.approx(weighted_score)
+        with pytest.raises(TypeError, match="not routed to any object"):
+            without.score(X, y, sample_weight=sw)
+    np.testing.assert_allclose(with_w.scores_, weighted.scores_, rtol=1e-12)
+    np.testing.assert_array_equal(without.coefs_paths_, weighted.coefs_paths_)  # fits weighted
+    for f, (_, test) in enumerate(folds):
+        for j in range(len(CS)):
+            model = SoftmaxRegression(C=CS[j])
+            model.classes_, model.n_features_in_ = without.classes_, X.shape[1]
+            model.coef_ = without.coefs_paths_[f, j, :, :-1]
+            model.intercept_ = without.coefs_paths_[f, j, :, -1]
+            expected = -log_loss(y[test], model.predict_proba(X[test]))  # unweighted
+            assert without.scores_[f, j] == pytest.approx(expected, rel=1e-6)

@@ -15,7 +15,7 @@ Tests in :data:`DESELECTED` are skipped, each with its one-line reason (shown by
 ``_log_reg_scoring_path``; the internals of sag, saga and newton-cholesky, which the adapter
 replaces), or depend on a difference the README documents (two classes: ``coef_`` has two
 rows; array API namespaces other than NumPy; ``SoftmaxRegressionCV``'s defaults and its
-attribute layout for ``l1_ratios=None``; no metadata routing). Everything else must pass. The
+attribute layout for ``l1_ratios=None``). Everything else must pass. The
 array API tests skip unless ``SCIPY_ARRAY_API=1`` is set (as in scikit-learn); with it, the
 NumPy-namespace ones run too.
 
@@ -133,7 +133,6 @@ _CV_TOL = (
     "tol=1e-3: FISTA stops at other points from the path's warm starts than cross_val_score's "
     "cold ones (3e-3 apart); at tol=1e-6 the two agree to 1e-7 (test_cv.py)"
 )
-_ROUTING = "metadata routing (fit / score **params): not supported (README)"
 _LIBLINEAR = "liblinear: scikit-learn's LIBLINEAR wrapper, which softreg does not have"
 _LIBLINEAR_LOOP = "loops over scikit-learn's solvers, liblinear included (not in softreg)"
 _SOLVER_INTERNALS = (
@@ -159,8 +158,6 @@ DESELECTED: dict[str, str] = {
     r"test_LogisticRegressionCV_no_refit\[2-.*\]": _TWO_ROWS,
     r"test_logistic_cv\[.*\]": _LIBLINEAR,
     r"test_scores_attribute_layout_elasticnet": _CV_TOL,
-    r"test_lr_cv_scores_differ_when_sample_weight_is_requested\[.*\]": _ROUTING,
-    r"test_passing_params_without_enabling_metadata_routing": _ROUTING,
     r"test_logisticregressioncv_warns_with_use_legacy_attributes": _CV_DEFAULTS,
     r"test_lr_scoring_warns|test_get_default_scorer|test_l1_ratio_None_deprecated": _CV_DEFAULTS,
     # _logistic_regression_path

@@ -3,8 +3,9 @@
 ``penalty`` (deprecated), ``l1_ratios``, ``solver`` and ``dual`` choose the path's penalties and
 solvers as in ``sklearn/linear_model/_logistic.py`` 1.9.1, with its warnings and errors (texts
 kept, so code and tests matching them keep working); :func:`legacy_attributes` is the layout
-``use_legacy_attributes=True`` asks for. ``intercept_scaling`` (liblinear's) and ``n_jobs``
-have no effect, as :mod:`softreg._sklearn_params` says for ``SoftmaxRegression``.
+``use_legacy_attributes=True`` asks for; :func:`routed_params` routes ``fit``'s metadata.
+``intercept_scaling`` (liblinear's) and ``n_jobs`` have no effect, as
+:mod:`softreg._sklearn_params` says for ``SoftmaxRegression``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,13 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _raise_for_params,
+    _routing_enabled,
+    process_routing,
+)
 
 from softreg._sklearn_params import resolve_solver
 from softreg.path import solver_for
@@ -170,3 +178,44 @@ def legacy_attributes(
         "C_": np.full(len(keys), C),
         "l1_ratio_": np.full(len(keys), l1_ratio),
     }
+
+
+def routed_params(
+    estimator: Any, method: str, sample_weight: Any, params: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Where ``method``'s metadata go, as ``LogisticRegressionCV`` 1.9 routes them.
+
+    Without metadata routing enabled, ``params`` beyond ``sample_weight`` are refused
+    (scikit-learn's ValueError: "... is only supported if enable_metadata_routing=True") and
+    ``sample_weight``, when given, goes to the scorer. With it, scikit-learn's
+    ``process_routing`` (the estimator's ``get_metadata_routing``) decides: ``groups`` to the
+    splitter, ``sample_weight`` to the scorer only if it requests it.
+
+    Returns ``{"split": ..., "score": ...}``: the splitter's ``split`` and the scorer's
+    parameters (``"split"`` empty for ``method="score"``).
+    """
+    _raise_for_params(params, estimator, method)
+    if not _routing_enabled():
+        score = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return {"split": {}, "score": score}
+    if sample_weight is not None:
+        params = {**params, "sample_weight": sample_weight}
+    routed = process_routing(estimator, method, **params)
+    split = dict(routed.splitter.split) if method == "fit" else {}
+    return {"split": split, "score": dict(routed.scorer.score)}
+
+
+def cv_router(estimator: Any, splitter: Any, scorer: Any) -> MetadataRouter:
+    """``estimator``'s metadata router: its own requests, ``fit`` -> the splitter's ``split``,
+    ``fit`` and ``score`` -> the scorer's ``score`` (``LogisticRegressionCV``'s routes)."""
+    return (
+        MetadataRouter(owner=estimator)
+        .add_self_request(estimator)
+        .add(splitter=splitter, method_mapping=MethodMapping().add(caller="fit", callee="split"))
+        .add(
+            scorer=scorer,
+            method_mapping=MethodMapping()
+            .add(caller="score", callee="score")
+            .add(caller="fit", callee="score"),
+        )
+    )

@@ -29,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.model_selection import check_cv
+from sklearn.utils.validation import _check_method_params
 
 from softreg._cv_scores import ScoreTable
 from softreg.objective import SoftmaxObjective
@@ -79,7 +80,7 @@ def fit_fold_paths(
     keep_oof: bool = False,
     early_stopping: bool = False,
     verbose: int = 0,
-    score_weight: Array | None = None,
+    score_params: dict[str, Any] | None = None,
 ) -> FoldPaths:
     """Fit and score every fold's model at every (l1_ratio, ``C``); see the module docstring.
 
@@ -89,8 +90,9 @@ def fit_fold_paths(
     ``predict_log_proba`` scores the validation rows (and that a custom scorer is given).
     ``solvers[i]`` fits the paths of ``l1_ratios[i]`` (None: :func:`softreg.path.solver_for`'s
     ``"auto"`` choice).
-    ``score_weight`` (n_samples,) or None: the user's sample weights, which weight every
-    validation score (:class:`softreg._cv_scores.ScoreTable`).
+    ``score_params``: the metadata the scorer gets (of length n_samples; each fold is given
+    its validation rows' share): its ``"sample_weight"`` weights every validation score
+    (:class:`softreg._cv_scores.ScoreTable`), the rest goes to a scorer as it is.
     """
     k = len(classes)
     n_folds, n_Cs, n_l1, d = len(folds), len(grid), len(l1_ratios), X.shape[1]
@@ -134,6 +136,7 @@ def fit_fold_paths(
                 if intercept is not None:
                     coefs[f, i, j, :, d] = intercept - intercept.mean()
                 model = model_at(coef, intercept, float(C), float(l1_ratio))
+                params = _check_method_params(X, params=score_params or {}, indices=test)
                 X_test = test_rows.take(test)
                 log_proba = model.predict_log_proba(X_test)
                 table.record(
@@ -145,7 +148,8 @@ def fit_fold_paths(
                     model=model,
                     X=X_test,
                     y=y[test],
-                    sample_weight=None if score_weight is None else score_weight[test],
+                    sample_weight=params.pop("sample_weight", None),
+                    params=params,
                 )
                 if oof is not None:
                     oof[test, i, j] = np.exp(log_proba)
@@ -162,9 +166,17 @@ def fit_fold_paths(
 
 
 def checked_folds(
-    cv: Any, X: Any, y: Array, sw: Array, *, keep_oof: bool = False
+    cv: Any,
+    X: Any,
+    y: Array,
+    sw: Array,
+    *,
+    keep_oof: bool = False,
+    split_params: dict[str, Any] | None = None,
 ) -> list[tuple[Array, Array]]:
     """The (train, validation) row indices of ``cv`` (scikit-learn's ``check_cv``), checked.
+
+    ``split_params`` (e.g. ``groups``) go to the splitter's ``split``.
 
     Each index set becomes an int array of rows in ``[0, n_samples)``: a boolean mask (of
     length n_samples) by its True rows, a negative index counting from the end, as NumPy
@@ -177,7 +189,9 @@ def checked_folds(
     n = X.shape[0]
     folds = [
         (_row_indices(train, n, f, "training"), _row_indices(test, n, f, "validation"))
-        for f, (train, test) in enumerate(check_cv(cv, y, classifier=True).split(X, y))
+        for f, (train, test) in enumerate(
+            check_cv(cv, y, classifier=True).split(X, y, **(split_params or {}))
+        )
     ]
     if keep_oof:
         counts = np.zeros(n, dtype=np.intp)

@@ -93,6 +93,7 @@ class ScoreTable:
         X: Any = None,
         y: Array | None = None,
         sample_weight: Array | None = None,
+        params: dict[str, Any] | None = None,
     ) -> None:
         """Fold ``f``'s model at (l1_ratio ``i``, ``C`` ``j``) on its validation rows.
 
@@ -101,7 +102,8 @@ class ScoreTable:
         weighted by them, as ``LogisticRegressionCV`` 1.9 passes ``sample_weight`` to its
         scorer: the log-loss and accuracy columns are weighted means, and a scorer is called
         as ``scorer(model, X, y, sample_weight=sample_weight)`` (the model, rows and labels as
-        the user knows them; without ``sample_weight`` when it is None).
+        the user knows them; without ``sample_weight`` when it is None). ``params`` are
+        other metadata routed to the scorer (these rows' share), passed to it as they are.
         """
         if sample_weight is not None and not np.sum(sample_weight) > 0:
             raise ValueError(
@@ -120,7 +122,9 @@ class ScoreTable:
         elif self.scorer == "accuracy":
             self.score[f, i, j] = acc
         else:
-            kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+            kwargs = dict(params or {})
+            if sample_weight is not None:
+                kwargs["sample_weight"] = sample_weight
             value = self.scorer(model, X, y, **kwargs)
             # As scikit-learn's cross_validate words it; NumPy said "could not convert string
             # to float" for a str, and stored a bool as 0 or 1.

@@ -17,16 +17,19 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.metrics import get_scorer_names
+from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metadata_routing import UNUSED
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from softreg._cv_params import (
+    cv_router,
     legacy_attributes,
     path_solvers,
     resolve_cv_penalty,
     resolve_cv_solver,
+    routed_params,
 )
 from softreg._cv_path import checked_folds, fit_fold_paths, refit
 from softreg._cv_scores import labelled_scorer
@@ -76,8 +79,8 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         its metric takes them (a fold may lack a class), as ``LogisticRegressionCV`` does.
         With ``sample_weight`` every validation score is weighted by the rows' weights (a
         scorer gets ``sample_weight=``), as ``LogisticRegressionCV`` 1.9 passes it to its
-        scorer without metadata routing; ``class_weight`` weighs the fits only. No metadata
-        routing (``fit(**params)``).
+        scorer without metadata routing (with it, only if the scorer requests it);
+        ``class_weight`` weighs the fits only.
     solver : {"auto", "newton-cg", "lbfgs", "fista"}, default="auto"
         The solver of every fit, the refit's included. ``"auto"``: Newton-CG for L2 (carrying
         its curvature pairs along the path), FISTA with an L1 term. scikit-learn's
@@ -184,6 +187,10 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
     cv_results_: dict[str, Array]
     best_estimator_: SoftmaxRegression
 
+    #: ``score``'s ``sample_weight`` is the scorer's to request, not the estimator's own
+    #: (scikit-learn's routing then refuses it when the scorer does not ask for it).
+    __metadata_request__score: ClassVar[dict[str, Any]] = {"sample_weight": UNUSED}
+
     #: scikit-learn solver names mapped to softreg's instead of refused (None: refused).
     _solver_equivalents: ClassVar[dict[str, str] | None] = None
 
@@ -273,8 +280,15 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
     # -- fitting -------------------------------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: Any, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Any:
-        """Cross-validate the path on ``X`` (n_samples, n_features) and ``y``; refit."""
+    def fit(
+        self, X: Any, y: ArrayLike, sample_weight: ArrayLike | None = None, **params: Any
+    ) -> Any:
+        """Cross-validate the path on ``X`` (n_samples, n_features) and ``y``; refit.
+
+        ``params``: metadata for the splitter (``groups``) and the scorer, only with
+        scikit-learn's metadata routing enabled (:func:`softreg._cv_params.routed_params`).
+        """
+        routed = routed_params(self, "fit", sample_weight, params)
         # scikit-learn's parameter semantics first, before the data (as it does).
         penalty_name, ratios = resolve_cv_penalty(self.penalty, self.l1_ratios)
         solver = resolve_cv_solver(
@@ -303,7 +317,14 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             grid = default_Cs(
                 X, y_enc, k, sw, n_Cs=grid, scale=scale, fit_intercept=self.fit_intercept
             )
-        folds = checked_folds(self.cv, X, y, sw, keep_oof=self.keep_oof)
+        folds = checked_folds(
+            self.cv, X, y, sw, keep_oof=self.keep_oof, split_params=routed["split"]
+        )
+        score_params = routed["score"]
+        if score_params.get("sample_weight") is not None:
+            score_params["sample_weight"] = _check_sample_weight(
+                score_params["sample_weight"], X, dtype=np.float64
+            )
 
         fitted = fit_fold_paths(
             X,
@@ -324,11 +345,7 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             keep_oof=self.keep_oof,
             early_stopping=self.early_stopping,
             verbose=self.verbose,
-            score_weight=(
-                None
-                if sample_weight is None
-                else _check_sample_weight(sample_weight, X, dtype=np.float64)
-            ),
+            score_params=score_params,
         )
         table, paths, n_iter, oof = fitted.table, fitted.coefs, fitted.n_iter, fitted.oof
 
@@ -425,16 +442,27 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         X = self._validated(X)
         return self.best_estimator_.predict(X)
 
-    def score(self, X: Any, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
+    def score(
+        self, X: Any, y: ArrayLike, sample_weight: ArrayLike | None = None, **score_params: Any
+    ) -> float:
         """The ``scoring`` score on ``X`` (n_samples, n_features) and ``y`` (the accuracy for
         ``scoring=None``), weighted by ``sample_weight``, as ``LogisticRegressionCV.score``.
 
         A metric that takes ``labels`` (log-loss among them) is given every class of
-        ``classes_``, so ``y`` may lack some.
+        ``classes_``, so ``y`` may lack some. ``score_params`` (and ``sample_weight``) are
+        routed to the scorer as in :meth:`fit`.
         """
+        kwargs = routed_params(self, "score", sample_weight, score_params)["score"]
         check_is_fitted(self)
-        scorer = labelled_scorer(
-            "accuracy" if self.scoring is None else self.scoring, self.classes_
-        )
-        kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+        scorer = labelled_scorer(self._scoring(), self.classes_)
         return float(scorer(self, X, y, **kwargs))
+
+    # -- metadata routing ----------------------------------------------------------------------
+
+    def _scoring(self) -> Any:
+        return "accuracy" if self.scoring is None else self.scoring
+
+    def get_metadata_routing(self) -> Any:
+        """scikit-learn's metadata routing, as ``LogisticRegressionCV``'s: ``fit``'s metadata
+        (``groups``) to the splitter's ``split``; ``fit``'s and ``score``'s to the scorer."""
+        return cv_router(self, self.cv, check_scoring(self, scoring=self._scoring()))
