@@ -3,7 +3,8 @@
 ``penalty`` (deprecated), ``l1_ratios``, ``solver`` and ``dual`` choose the path's penalties and
 solvers as in ``sklearn/linear_model/_logistic.py`` 1.9.1, with its warnings and errors (texts
 kept, so code and tests matching them keep working); :func:`legacy_attributes` is the layout
-``use_legacy_attributes=True`` asks for; :func:`routed_params` routes ``fit``'s metadata.
+``use_legacy_attributes=True`` asks for; :func:`cv_router` and :func:`routed_params` route
+``fit``'s and ``score``'s metadata (scikit-learn's metadata routing).
 ``intercept_scaling`` (liblinear's) and ``n_jobs`` have no effect, as
 :mod:`softreg._sklearn_params` says for ``SoftmaxRegression``.
 """
