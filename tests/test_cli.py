@@ -19,17 +19,12 @@ import pytest
 pytest.importorskip("matplotlib")
 from PIL import Image
 
+from cli_runs import run
 from softreg import SoftmaxRegression, datasets, io
 from softreg.cli import main
 from softreg.cli._data import DIGITS_TEST_FRACTION, load_split
 
 PLOTS = ("learning_curves.png", "confusion_matrix.png", "weights.png", "predictions.png")
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    status = main(list(argv))
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from softreg.cli import main
+from cli_runs import run
 from softreg.cli._data_command import NOT_AVAILABLE
 from softreg.datasets import mnist as mnist_module
 from test_datasets_download import Server
@@ -40,12 +40,6 @@ def synthetic(tmp_path, monkeypatch) -> Path:
     spec = dataclasses.replace(spec_for(files), system_dirs=(str(tmp_path / "usr-share"),))
     monkeypatch.setattr(mnist_module, "FASHION_MNIST", spec)
     return files
-
-
-def run(capsys, *argv):
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def test_a_found_in_softreg_data_and_in_the_system_folder(synthetic, tmp_path, monkeypatch, capsys):

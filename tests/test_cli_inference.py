@@ -9,17 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli_runs import run
 from softreg import SoftmaxRegression, io, stats
 from softreg.cli import main
 from softreg.cli._data import load_split, preprocessing_for, to_features
 from softreg.cli._errors import UsageError
 from softreg.cli._inference import check_inference_model, check_inference_size
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    status = main(list(argv))
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")

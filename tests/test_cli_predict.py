@@ -10,15 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cli_runs import run
 from softreg import io
-from softreg.cli import main
 from test_cli import _digits_features, digits_run  # noqa: F401 (a fixture)
-
-
-def run(capsys, *argv):
-    status = main(list(argv))
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def photo_of_digit(image: np.ndarray, path: Path) -> None:
