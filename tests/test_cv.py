@@ -126,11 +126,37 @@ def test_refit_is_warm_started_from_the_full_data_path(data, fitted):
         again = SoftmaxRegressionCV(Cs=CS, cv=4, tol=1e-8).fit(X, y)
     assert again.C_ == fitted.C_
     assert len(starts) == 1
+    # ... moved by the first fold's step from that C to the chosen one, as every later fold
+    # was moved at the chosen C (see test_cv_path).
     coef, intercept = starts[0]
-    np.testing.assert_allclose(coef, path.coef[-1], atol=1e-6)
-    np.testing.assert_allclose(intercept - intercept.mean(), path.intercept[-1], atol=1e-6)
+    step = again.coefs_paths_[0, j] - again.coefs_paths_[0, j - 1]
+    np.testing.assert_allclose(coef, path.coef[-1] + step[:, :6], atol=1e-6)
+    np.testing.assert_allclose(
+        intercept - intercept.mean(), path.intercept[-1] + step[:, 6], atol=1e-6
+    )
     assert fitted.best_estimator_.n_iter_ < alone.n_iter_
     assert fitted.best_estimator_.score(X, y) == alone.score(X, y)
+
+
+def test_refit_is_not_moved_where_a_later_fold_refused_its_moved_start(data, fitted):
+    import softreg._cv_path
+
+    X, y = data
+    starts = []
+    original_fit = SoftmaxRegression.fit
+
+    def spy(self, X, y, sample_weight=None, **kwargs):
+        starts.append(self.coef_.copy())
+        return original_fit(self, X, y, sample_weight, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(softreg._cv_path, "shifted_start", lambda objective, own, *moves: own)
+        patch.setattr(SoftmaxRegression, "fit", spy)
+        again = SoftmaxRegressionCV(Cs=CS, cv=4, tol=1e-8).fit(X, y)
+    j = int(np.flatnonzero(CS == again.C_)[0])
+    path = regularization_path(X, y, CS[:j], tol=1e-8)
+    np.testing.assert_allclose(starts[0], path.coef[-1], atol=1e-6)
+    np.testing.assert_allclose(again.coef_, fitted.coef_, atol=1e-6)
 
 
 def test_refit_path_starts_from_the_first_folds_model_at_the_c_before_the_chosen_one(data, fitted):

@@ -8,7 +8,9 @@ import scipy.sparse as sp
 from sklearn.model_selection import KFold
 
 from softreg import SoftmaxRegression, SoftmaxRegressionCV
-from softreg._cv_path import _RowBuffer, checked_folds, fit_fold_paths
+from softreg._cv_path import _RowBuffer, checked_folds, fit_fold_paths, shifted_start
+from softreg.objective import SoftmaxObjective
+from softreg.optim._fit_core import FitState
 
 
 def model_at(coef, intercept, C, l1_ratio):
@@ -76,10 +78,56 @@ def test_the_first_c_starts_every_later_fold_from_the_first_fold_s_solution(monk
         assert start.optimizer_state is None  # not fold 0's curvature pairs
     # ... which is close to theirs: fewer Newton iterations than from zeros.
     assert (fitted.n_iter[1:, 0, 0] < fitted.n_iter[0, 0, 0]).all()
-    # The second C starts each fold from its own first-C solution.
-    for f in range(4):
-        own = starts[4 + f]
-        np.testing.assert_array_equal(own.w[: 4 * 8].reshape(4, 8), fitted.coefs[f, 0, 0, :, :8])
+    # The second C starts the first fold from its own first-C solution (the later folds: see
+    # the next test).
+    own = starts[4]
+    np.testing.assert_array_equal(own.w[: 4 * 8].reshape(4, 8), fitted.coefs[0, 0, 0, :, :8])
+
+
+def test_later_folds_start_the_next_c_moved_by_the_first_fold_s_step(monkeypatch):
+    import softreg._cv_path as cv_path
+
+    X, y = four_classes(seed=1)
+    folds = list(KFold(4).split(X))
+    starts, ends = [], []
+    path_step = cv_path.path_step
+
+    def spy(objective, previous, **kwargs):
+        starts.append(previous)
+        ends.append(path_step(objective, previous, **kwargs))
+        return ends[-1]
+
+    monkeypatch.setattr(cv_path, "path_step", spy)
+    fitted = fit_fold_paths(
+        X, y, y, np.arange(4), np.ones(600), folds, np.array([0.01, 0.03]), np.zeros(1),
+        model_at=model_at, scoring="neg_log_loss",
+        fit_intercept=True, scale=1.0, tol=1e-8, max_iter=100,
+    )  # fmt: skip
+    assert fitted.shifted.tolist() == [[False, True]]  # kept by every later fold
+    step = ends[4].w - ends[0].w  # the first fold's, from the first C to the second
+    for f in range(1, 4):
+        start, own = starts[4 + f], ends[f]
+        np.testing.assert_allclose(start.w, own.w + step, atol=1e-12)
+        assert start.optimizer_state is own.optimizer_state  # its own curvature pairs
+    # Each fold still ends at its own minimiser.
+    monkeypatch.undo()
+    for f, (train, _) in enumerate(folds):
+        alone = SoftmaxRegression(C=0.03, tol=1e-8).fit(X[train], y[train])
+        np.testing.assert_allclose(fitted.coefs[f, 0, 1, :, :8], alone.coef_, atol=1e-6)
+
+
+def test_a_moved_start_is_kept_only_where_the_objective_is_lower():
+    X, y = four_classes(seed=3)
+    objective = SoftmaxObjective(X, y, 4, C=0.1)
+    own = FitState(np.zeros(objective.n_params), optimizer_state="pairs")
+    solution = SoftmaxRegression(C=0.1, tol=1e-8).fit(X, y)
+    best = np.concatenate([solution.coef_.ravel(), solution.intercept_])
+    kept = shifted_start(objective, own, np.zeros_like(best), best)
+    np.testing.assert_array_equal(kept.w, best)
+    assert kept.optimizer_state == "pairs"
+    # A step that overshoots (the objective above the own start's): the own start, as it is.
+    assert shifted_start(objective, own, np.zeros_like(best), 100 * best) is own
+    assert shifted_start(objective, own, np.zeros_like(best), np.full_like(best, np.nan)) is own
 
 
 def test_the_first_fold_s_feature_basis_preconditions_every_fold(monkeypatch):

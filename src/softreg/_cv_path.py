@@ -3,7 +3,9 @@
 The folds advance together along the grid, ascending ``C`` (strong to weak penalty): at each
 ``C`` every fold's model is fitted on its training rows, warm-started from its own solution
 and curvature pairs at the previous ``C`` (:func:`softreg.path.path_step`: the objective
-and fit core of :class:`softreg.SoftmaxRegression`), then scored on its validation rows
+and fit core of :class:`softreg.SoftmaxRegression`), each later fold's solution moved by
+the first fold's step to the new ``C`` where that lowers its objective
+(:func:`shifted_start`), then scored on its validation rows
 (:class:`softreg._cv_scores.ScoreTable`), whose mean decides an early stop. At the first
 ``C`` the first fold starts from zeros and every later fold from the first fold's solution
 (its coefficients, not its curvature pairs): the folds' solutions at the strongest penalty
@@ -52,12 +54,16 @@ class FoldPaths:
     n_iter : ndarray of int of shape (n_folds, n_l1_ratios, n_Cs)
     oof : ndarray of shape (n_samples, n_l1_ratios, n_Cs, n_classes) or None
         Out-of-fold probabilities, when asked for.
+    shifted : ndarray of bool of shape (n_l1_ratios, n_Cs)
+        Whether every later fold started from the first fold's step (:func:`shifted_start`)
+        at that ``C``.
     """
 
     table: ScoreTable
     coefs: Array
     n_iter: Array
     oof: Array | None
+    shifted: Array
 
 
 def fit_fold_paths(
@@ -99,6 +105,7 @@ def fit_fold_paths(
     dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float32)
     table = ScoreTable(n_folds, n_l1, n_Cs, scoring, classes)
     n_iter = np.zeros((n_folds, n_l1, n_Cs), dtype=np.intp)
+    shifted = np.zeros((n_l1, n_Cs), dtype=bool)
     coefs = np.full((n_folds, n_l1, n_Cs, k, d + int(fit_intercept)), np.nan, dtype)
     oof = np.full((X.shape[0], n_l1, n_Cs, k), np.nan, dtype) if keep_oof else None
     # The K-FAC feature basis (kfac.feature_basis, from 4096 evenly spaced training rows) that
@@ -112,6 +119,8 @@ def fit_fold_paths(
         solver = solver_for(float(l1_ratio)) if solvers is None else solvers[i]
         states: list[FitState | None] = [None] * n_folds
         for j, C in enumerate(grid):
+            before = states[0]  # the first fold's solution at the previous C
+            shifted[i, j] = j > 0 and n_folds > 1
             for f, (train, test) in enumerate(folds):
                 objective = SoftmaxObjective(
                     train_rows.take(train),
@@ -127,6 +136,10 @@ def fit_fold_paths(
                 previous, first = states[f], states[0]
                 if previous is None and first is not None:  # the first C, a later fold:
                     previous = FitState(first.w)  # from the first fold's solution
+                elif f and previous is not None and first is not None and before is not None:
+                    start = shifted_start(objective, previous, before.w, first.w)
+                    shifted[i, j] &= start is not previous
+                    previous = start
                 states[f] = state = path_step(
                     objective, previous, solver=solver, tol=tol, max_iter=max_iter
                 )
@@ -162,7 +175,33 @@ def fit_fold_paths(
                 )
             if early_stopping and table.passed_best(i):
                 break
-    return FoldPaths(table, coefs, n_iter, oof)
+    return FoldPaths(table, coefs, n_iter, oof, shifted)
+
+
+def shifted_start(objective: Any, own: FitState, before: Array, after: Array) -> FitState:
+    """A later fold's start at a new ``C``: its own last solution, moved as the first fold's moved.
+
+    ``own`` is the fold's state at the previous ``C``, ``before`` and ``after`` the first
+    fold's parameters at the previous and the new ``C``. The folds share most of their rows,
+    so the first fold's step along the path is close to each fold's, and
+    ``own.w + (after - before)`` is closer to the fold's new solution than ``own.w`` on the
+    strong-penalty side of the path. On the weak-penalty side, where the coefficients grow
+    along directions that only some folds can separate, the moved start can land far off: it
+    is kept only where the objective (:meth:`objective`, L1 term included) is lower there
+    than at ``own.w``, which costs two passes over the fold's rows without their gradient.
+    Either way ``own``'s curvature pairs come along.
+
+    Measured with the ``bench_cv.py`` grid (``logspace(-4, 4, 10)``, 5 folds), in
+    Hessian-vector products over the fold paths: on all 60000 Fashion-MNIST rows, early-stopped
+    (``C`` up to 0.36), 405 became 357 (Newton iterations 99 to 76) and the fold paths took
+    17.3 s instead of 20.8 s, every moved start kept; on the first 15000 rows' whole path,
+    5288 became 5603 (68 s and 66 s), the moved start refused from ``C = 21.5`` on. Moved
+    without the objective test, that path took 23162 products (257 s).
+    """
+    guess = after + (own.w - before)
+    if objective.objective(guess) < objective.objective(own.w):  # False for a NaN
+        return FitState(guess, optimizer_state=own.optimizer_state)
+    return own
 
 
 def checked_folds(
@@ -237,6 +276,7 @@ def refit(
     classes: Array,
     before: Array,
     first: Array,
+    moved_to: Array | None = None,
 ) -> None:
     """Fit ``best`` on all of ``X``, warm-started from the full-data path over ``before``.
 
@@ -251,6 +291,15 @@ def refit(
     took 2.2 s instead of 3.8 s with the path from the first ``C``, with the same test
     accuracy (0.8452) and test log-loss (0.43624). It runs only after the choice, so the
     weaker ``C`` are never fitted on all the rows.
+
+    ``moved_to``, when given, is the first fold's model at the chosen ``C``: the final fit
+    then starts from the path's model at ``before[-1]`` moved by the first fold's step from
+    ``first`` to ``moved_to``, as the later folds start (:func:`shifted_start`).
+    ``SoftmaxRegressionCV`` gives it where every later fold kept that start at the chosen
+    ``C``, the evidence that the step carries over between overlapping row sets there. On
+    the benchmark above the final fit took 2 Newton iterations instead of 4, and the refit
+    1.4 s instead of 2.2 s, with the same test log-loss (0.43624; test accuracy 0.8451, one
+    test image more wrong: both fits stop at ``max|grad| <= 1e-4``).
     """
     if len(before):
         path = regularization_path(
@@ -270,6 +319,11 @@ def refit(
         best.classes_ = classes
         best.coef_ = path.coef[-1]
         best.intercept_ = path.intercept[-1]  # centred: the same model
+        if moved_to is not None:
+            d = best.coef_.shape[1]
+            best.coef_ = best.coef_ + (moved_to[:, :d] - first[:, :d])
+            if best.fit_intercept:
+                best.intercept_ = best.intercept_ + (moved_to[:, d] - first[:, d])
         best.set_params(warm_start=True)
     best.fit(X, y, sample_weight)
 

@@ -367,9 +367,13 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         if self.refit:
             best = self._new_model(self.C_, self.l1_ratio_, solver)
             # The full-data path runs from the C before the chosen one, started from the first
-            # fold's model there (see _cv_path.refit).
+            # fold's model there, and moves by the first fold's step (see _cv_path.refit).
             j0 = max(j_sel - 1, 0)
-            refit(best, X, y, sample_weight, self.classes_, grid[j0:j_sel], paths[0, i_best, j0])
+            moved_to = paths[0, i_best, j_sel] if fitted.shifted[i_best, j_sel] else None
+            refit(
+                best, X, y, sample_weight, self.classes_, grid[j0:j_sel], paths[0, i_best, j0],
+                moved_to,
+            )  # fmt: skip
         else:  # scikit-learn's refit=False: the mean of the fold models at the chosen C
             mean = paths[:, i_best, j_sel].mean(axis=0).astype(paths.dtype)
             d = X.shape[1]
