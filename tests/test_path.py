@@ -117,7 +117,7 @@ def test_each_fit_of_the_path_starts_from_the_last_ones_parameters_and_curvature
         starts.append(start)
         # newton-cg builds its preconditioner every other iteration along a path (a single fit
         # builds one per iteration, for bit-exact resumes).
-        assert kwargs["refresh"] == softreg.path.PATH_REFRESH == 2
+        assert kwargs["refresh"] == softreg.path.PATH_REFRESH == 3
         return fit_core(objective, start, *args, **kwargs)
 
     monkeypatch.setattr(softreg.path, "fit_core", spy)

@@ -61,7 +61,7 @@ GRID_DECADES = 6.0
 
 #: newton-cg's preconditioner is built every PATH_REFRESH iterations of a path's fit (see
 #: :func:`path_step`).
-PATH_REFRESH = 2
+PATH_REFRESH = 3
 
 
 def null_model_curvature(
@@ -203,15 +203,20 @@ def path_step(
     this ``C``'s iterations only.
 
     newton-cg builds its preconditioner (K-FAC with the exact leading block, about two
-    Hessian-vector products' worth on a 48000-row fold) every ``PATH_REFRESH`` = 2 iterations
+    Hessian-vector products' worth on a 48000-row fold) every ``PATH_REFRESH`` = 3 iterations
     and applies the last one in between, rather than one per iteration as a single fit does
     (where a resume from a checkpoint must retrace the run bit for bit; a path is never
     resumed). The preconditioner of the previous iterate does as well as a fresh one
     (:mod:`softreg._kernels.subspace`). Measured on ``bench_cv.py``'s early-stopped path
     (5 folds, ``C`` from 1e-4 to 0.36): on all 60000 Fashion-MNIST rows 99 builds became 57 and
-    410 Hessian-vector products 403, each mean validation score the same within 5e-6; on the
-    first 15000 rows 110 builds became 61, and the fold paths took 9.4 s instead of 11.6 s
-    (means of three runs).
+    410 Hessian-vector products 403 with a build every 2 iterations, each mean validation
+    score the same within 5e-6; on the first 15000 rows 110 builds became 61, and the fold
+    paths took 9.4 s instead of 11.6 s (means of three runs). With the later folds' moved
+    starts (:func:`softreg._cv_path.shifted_start`), a build every 3 iterations against 2: on
+    all rows 30 builds instead of 48 and 360 products instead of 357; on the first 15000
+    rows' whole path (``C`` up to 1e4, where the fits take more iterations) 84 builds instead
+    of 124 and 4279 products instead of 5603 (45.6 s against 66.0 s). Every 4 iterations, or
+    once per fit, needed more products on all rows (369 and 383).
     """
     start = (
         FitState(np.zeros(objective.n_params, dtype=objective.dtype))
