@@ -29,6 +29,20 @@ def minimize_fista(
     when the gradient mapping ``L * max|prox(y - g/L) - y|`` is at most ``tol``; at a
     minimiser it is zero, and without L1 it is the gradient itself.
 
+    The step-size test is the quadratic upper bound ``f(x) <= f(y) + g.d + L |d|^2 / 2``
+    (``d = x - y``). In float64, where ``|f(x) - f(y)| <= 1e-10 |f(y)|``, it is
+    ``d.(grad f(x) - grad f(y)) <= L |d|^2`` instead (one more pass, for the gradient), which
+    has no cancellation: the switch TFOCS makes (Becker, Candès and Grant, 2011). Before, a
+    slack of ``1e-12 |f(y)|`` stood for round-off, and let ``L`` shrink without bound near
+    the minimiser: the iterates wandered at a gradient mapping of 1e-8 to 2e-8 for good. At
+    ``tol=1e-12`` (scikit-learn's tests) an elastic-net fit of 100 x 20 rows ran its 10000
+    iterations unconverged; it now stops after 468 (an L2-only one after 85, not 7428; with
+    the switch but the slack kept, 3667). float32 keeps the slack and no switch: its
+    gradients are no more exact than its losses, and on 10000 Fashion-MNIST rows
+    (``C = 0.1``, ``tol = 1e-6``) a switch at ``1e3 eps |f(y)|`` took 844 iterations instead
+    of 478 with ``l1_ratio = 0.5``, and 3000 unconverged instead of 862 with
+    ``l1_ratio = 1``.
+
     Every loop is bounded: the step-size search doubles ``L`` at most ``MAX_BACKTRACKS``
     times per iteration (a factor ``2**60 ~ 1e18``) and stops as soon as ``L`` stops being
     finite. A loss or gradient that is not finite at the start point, or a search that finds
@@ -44,6 +58,8 @@ def minimize_fista(
     f_y, g_y = objective.loss_grad(y)
     require_finite("fista", "at the start point", f_y, g_y)
     big_f = f_y + objective.l1_penalty(x)
+    # Where the step-size test turns to gradients, and the slack of the loss test (docstring).
+    roundoff, slack = (1e-10, 0.0) if dtype == np.float64 else (0.0, 1e-12)
     history: list[dict[str, Any]] = []
     converged = False
     n_iter = 0
@@ -54,9 +70,15 @@ def minimize_fista(
             x_new = objective.prox_l1(y - dtype.type(1 / lipschitz) * g_y, 1 / lipschitz)
             d = (x_new - y).astype(np.float64)
             f_new = objective.loss(x_new)
-            bound = f_y + float(g_y.astype(np.float64) @ d) + 0.5 * lipschitz * float(d @ d)
-            # Written so that a NaN loss or bound fails the test (and backtracks).
-            if f_new <= bound + 1e-12 * abs(f_y):
+            dd = float(d @ d)
+            # Written so that a NaN loss or gradient fails the test (and backtracks).
+            if abs(f_new - f_y) <= roundoff * abs(f_y):  # see the docstring
+                _, g_new = objective.loss_grad(x_new)
+                ok = float(d @ (g_new - g_y).astype(np.float64)) <= lipschitz * dd
+            else:
+                bound = f_y + float(g_y.astype(np.float64) @ d) + 0.5 * lipschitz * dd
+                ok = f_new <= bound + slack * abs(f_y)
+            if ok:
                 break
             lipschitz *= 2.0
             if not np.isfinite(lipschitz):
