@@ -150,7 +150,11 @@ def test_refit_is_not_moved_where_a_later_fold_refused_its_moved_start(data, fit
         return original_fit(self, X, y, sample_weight, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(softreg._cv_path, "shifted_start", lambda objective, own, *moves: own)
+        patch.setattr(
+            softreg._cv_path,
+            "shifted_start",
+            lambda objective, own, *moves: (own, softreg._cv_path.Evaluated(objective)),
+        )
         patch.setattr(SoftmaxRegression, "fit", spy)
         again = SoftmaxRegressionCV(Cs=CS, cv=4, tol=1e-8).fit(X, y)
     j = int(np.flatnonzero(CS == again.C_)[0])

@@ -1,4 +1,4 @@
-"""fit_fold_paths: each fold's path equals the fold fitted alone; one copy of the rows."""
+"""fit_fold_paths: each fold's path equals the fold fitted alone; the rows copied once."""
 
 import tracemalloc
 
@@ -8,7 +8,9 @@ import scipy.sparse as sp
 from sklearn.model_selection import KFold
 
 from softreg import SoftmaxRegression, SoftmaxRegressionCV
-from softreg._cv_path import _RowBuffer, checked_folds, fit_fold_paths, shifted_start
+from softreg._cv_path import checked_folds, fit_fold_paths
+from softreg._cv_rows import FoldRows, RowBuffer
+from softreg._cv_start import Evaluated, shifted_start
 from softreg.objective import SoftmaxObjective
 from softreg.optim._fit_core import FitState
 
@@ -122,12 +124,72 @@ def test_a_moved_start_is_kept_only_where_the_objective_is_lower():
     own = FitState(np.zeros(objective.n_params), optimizer_state="pairs")
     solution = SoftmaxRegression(C=0.1, tol=1e-8).fit(X, y)
     best = np.concatenate([solution.coef_.ravel(), solution.intercept_])
-    kept = shifted_start(objective, own, np.zeros_like(best), best)
+    kept, to_fit = shifted_start(objective, own, np.zeros_like(best), best)
     np.testing.assert_array_equal(kept.w, best)
     assert kept.optimizer_state == "pairs"
+    assert to_fit.objective is objective
     # A step that overshoots (the objective above the own start's): the own start, as it is.
-    assert shifted_start(objective, own, np.zeros_like(best), 100 * best) is own
-    assert shifted_start(objective, own, np.zeros_like(best), np.full_like(best, np.nan)) is own
+    for after in (100 * best, np.full_like(best, np.nan)):
+        start, to_fit = shifted_start(objective, own, np.zeros_like(best), after)
+        assert start is own
+        assert to_fit.objective is objective
+
+
+def test_the_fit_from_a_kept_moved_start_reuses_the_pass_made_to_test_it(monkeypatch):
+    X, y = four_classes(seed=3)
+    objective = SoftmaxObjective(X, y, 4, C=0.1)
+    own = FitState(np.zeros(objective.n_params))
+    after = 0.5 * np.concatenate(
+        [SoftmaxRegression(C=0.1).fit(X, y).coef_.ravel(), np.zeros(4)]
+    ).astype(objective.dtype)
+    points = []
+    evaluate = SoftmaxObjective.loss_grad_hessp
+    monkeypatch.setattr(
+        SoftmaxObjective,
+        "loss_grad_hessp",
+        lambda self, w: points.append(np.array(w)) or evaluate(self, w),
+    )
+    start, to_fit = shifted_start(objective, own, np.zeros_like(after), after)
+    assert len(points) == 1  # at the moved start (the own start: a loss-only pass)
+    f, g, hessp = to_fit.loss_grad_hessp(start.w.copy())  # equal, not the same array
+    assert len(points) == 1
+    f_ref, g_ref, hessp_ref = evaluate(objective, start.w)
+    assert f == f_ref
+    np.testing.assert_array_equal(g, g_ref)
+    v = np.linspace(-1, 1, objective.n_params).astype(objective.dtype)
+    np.testing.assert_array_equal(hessp(v), hessp_ref(v))
+    # Only once: a second call, or one elsewhere, passes over the rows again.
+    to_fit.loss_grad_hessp(start.w)
+    assert len(points) == 2
+    _, to_fit = shifted_start(objective, own, np.zeros_like(after), after)
+    f_other, _ = to_fit.loss_grad(np.zeros_like(after))
+    assert f_other == objective.loss(np.zeros_like(after))
+    assert to_fit.loss_grad(start.w)[0] == f  # the hand-back was used up by the call above
+
+
+@pytest.mark.parametrize("l1_ratio", [0.0, 0.5])
+def test_the_objective_at_the_own_start_comes_from_the_last_fit_s_evaluation(l1_ratio):
+    X, y = four_classes(seed=4)
+    fitted = Evaluated(SoftmaxObjective(X, y, 4, C=0.1, l1_ratio=l1_ratio))
+    w = np.linspace(-0.3, 0.3, fitted.n_params)
+    fitted.loss(w + 1)
+    other = SoftmaxObjective(X, y, 4, C=0.4, l1_ratio=l1_ratio)  # the same rows, the next C
+    assert fitted.objective_at(w, other) is None  # the last evaluation was elsewhere
+    fitted.loss_grad_hessp(w + 1)
+    assert fitted.objective_at(w + 1, other) == pytest.approx(other.objective(w + 1), rel=1e-14)
+    fitted.loss_grad(w)
+    assert fitted.objective_at(w, other) == pytest.approx(other.objective(w), rel=1e-14)
+    assert fitted.objective_at(w + 1e-9, other) is None
+    # shifted_start then needs no pass at the own start, and decides as with one.
+    expected = {step: other.objective(w + step) < other.objective(w) for step in (1e-3, -1e-3, 1.0)}
+    loss = other.loss
+    other.loss = lambda v: pytest.fail("a loss-only pass at the own start")
+    own = FitState(w)
+    for step, moved in expected.items():
+        start, _ = shifted_start(other, own, np.zeros_like(w), np.full_like(w, step), fitted)
+        assert (start is not own) == moved
+    assert set(expected.values()) == {True, False}  # both decisions were taken
+    other.loss = loss
 
 
 def test_the_first_fold_s_feature_basis_preconditions_every_fold(monkeypatch):
@@ -161,30 +223,80 @@ def test_the_first_fold_s_feature_basis_preconditions_every_fold(monkeypatch):
 
 def test_row_buffer_reuses_one_array_and_indexes_sparse_x_as_usual():
     X = np.arange(20.0).reshape(10, 2)
-    buffer = _RowBuffer(X, 4)
+    buffer = RowBuffer(X, 4)
     first = buffer.take(np.array([9, 0, 3]))
     np.testing.assert_array_equal(first, X[[9, 0, 3]])
     second = buffer.take(np.array([1, 2, 5, 7]))
     np.testing.assert_array_equal(second, X[[1, 2, 5, 7]])
     assert np.shares_memory(first, second)  # the same memory: valid until the next take
-    sparse = _RowBuffer(sp.csr_matrix(X), 4)
+    sparse = RowBuffer(sp.csr_matrix(X), 4)
     assert sparse.buffer is None
     np.testing.assert_array_equal(sparse.take(np.array([3, 1])).toarray(), X[[3, 1]])
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # max_iter=3
-def test_cross_validation_copies_one_fold_of_rows_at_a_time():
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((20000, 100))  # 16 MB
-    y = (X[:, :3] @ [1.0, -1.0, 0.5] > 0).astype(int) + (X[:, 3] > 1)
+def test_fold_rows_are_slices_of_one_rotated_copy_where_the_folds_partition_the_rows():
+    X = np.arange(22.0).reshape(11, 2)
+    folds = list(KFold(3, shuffle=True, random_state=0).split(X))
+    rows = FoldRows(X, folds)
+    assert rows.rotated
+    assert rows.layout.shape == (11 + 11 - len(folds[-1][1]), 2)
+    for f, (train, test) in enumerate(folds):
+        for (X_rows, index), expected in ((rows.train(f), train), (rows.test(f), test)):
+            np.testing.assert_array_equal(np.sort(index), np.sort(expected))
+            np.testing.assert_array_equal(X_rows, X[index])  # the rows of those indices
+            assert np.shares_memory(X_rows, rows.layout)  # a slice: no copy per call
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["overlapping validation sets", "training set not the rest", "sparse X", "over max_bytes"],
+)
+def test_fold_rows_are_copied_into_buffers_where_no_rotation_serves(case):
+    X = np.arange(24.0).reshape(12, 2)
+    folds = list(KFold(3).split(X))
+    if case == "overlapping validation sets":
+        folds[1] = (folds[1][0][1:], np.append(folds[1][1], folds[1][0][0]))
+        folds[2] = (folds[2][0], np.append(folds[2][1], 0))
+    elif case == "training set not the rest":  # as TimeSeriesSplit gives
+        folds[0] = (folds[0][0][:-1], folds[0][1])
+    rows = FoldRows(
+        sp.csr_matrix(X) if case == "sparse X" else X,
+        folds,
+        10 if case == "over max_bytes" else None,
+    )
+    assert not rows.rotated
+    for f, (train, test) in enumerate(folds):
+        X_train, index = rows.train(f)
+        assert index is train  # in the splitter's order
+        dense = X_train.toarray() if sp.issparse(X_train) else X_train
+        np.testing.assert_array_equal(dense, X[train])
+        X_test, index = rows.test(f)
+        assert index is test
+        dense = X_test.toarray() if sp.issparse(X_test) else X_test
+        np.testing.assert_array_equal(dense, X[test])
+
+
+def cv_peak_memory(X, y):
     SoftmaxRegressionCV(Cs=[1.0], cv=2, max_iter=2).fit(X[:50], y[:50])  # compile first
     tracemalloc.start()
     SoftmaxRegressionCV(Cs=[0.1, 1.0], cv=5, max_iter=3).fit(X, y)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    # A training-rows buffer (0.8 X) and a validation-rows buffer (0.2 X), plus the refit's
-    # model and temporaries; four fold copies kept at once would be 3.2 X.
-    assert peak < 1.6 * X.nbytes
+    return peak
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # max_iter=3
+def test_cross_validation_copies_the_rows_once_or_one_fold_at_a_time(monkeypatch):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20000, 100))  # 16 MB
+    y = (X[:, :3] @ [1.0, -1.0, 0.5] > 0).astype(int) + (X[:, 3] > 1)
+    # The rotated copy (1.8 X), plus the refit's model and temporaries; a copy of each
+    # fold's training rows kept at once would be 4 X.
+    assert cv_peak_memory(X, y) < 2.4 * X.nbytes
+    # Over ROTATED_MAX_BYTES: a training-rows buffer (0.8 X) and a validation-rows buffer
+    # (0.2 X).
+    monkeypatch.setattr("softreg._cv_rows.ROTATED_MAX_BYTES", X.nbytes)
+    assert cv_peak_memory(X, y) < 1.6 * X.nbytes
 
 
 def test_folds_as_masks_or_negative_indices_select_the_rows_numpy_would():

@@ -5,12 +5,14 @@ The folds advance together along the grid, ascending ``C`` (strong to weak penal
 and curvature pairs at the previous ``C`` (:func:`softreg.path.path_step`: the objective
 and fit core of :class:`softreg.SoftmaxRegression`), each later fold's solution moved by
 the first fold's step to the new ``C`` where that lowers its objective
-(:func:`shifted_start`), then scored on its validation rows
+(:func:`softreg._cv_start.shifted_start`), then scored on its validation rows
 (:class:`softreg._cv_scores.ScoreTable`), whose mean decides an early stop. At the first
 ``C`` the first fold starts from zeros and every later fold from the first fold's solution
 (its coefficients, not its curvature pairs): the folds' solutions at the strongest penalty
 are close. On all 60000 Fashion-MNIST rows (48000-row folds, ``C = 1e-4``) that took 3 Newton
 iterations per later fold instead of 7; on the first 15000 rows, 3 or 4 instead of 6.
+Each fold's rows are slices of one reordered copy of ``X`` where the folds allow
+(:mod:`softreg._cv_rows`).
 
 Why not one Newton-CG run over all the folds stacked in one objective (one wide product per
 pass, which softreg did before): their Newton systems shared one conjugate-gradient
@@ -28,12 +30,13 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import _check_method_params
 
+from softreg._cv_rows import FoldRows
 from softreg._cv_scores import ScoreTable
+from softreg._cv_start import Evaluated, shifted_start
 from softreg.objective import SoftmaxObjective
 from softreg.optim._fit_core import FitState
 from softreg.path import path_step, regularization_path, solver_for
@@ -113,17 +116,18 @@ def fit_fold_paths(
     # Fashion-MNIST (early-stopped path, C up to 0.36) 403 Hessian-vector products became 405,
     # and four of the five bases (0.25 s each) were not computed.
     basis: Any = None
-    train_rows = _RowBuffer(X, max(len(train) for train, _ in folds))
-    test_rows = _RowBuffer(X, max(len(test) for _, test in folds))
+    rows = FoldRows(X, folds)
     for i, l1_ratio in enumerate(l1_ratios):
         solver = solver_for(float(l1_ratio)) if solvers is None else solvers[i]
         states: list[FitState | None] = [None] * n_folds
+        fitted: list[Evaluated | None] = [None] * n_folds  # each fold's objective, as fitted
         for j, C in enumerate(grid):
             before = states[0]  # the first fold's solution at the previous C
             shifted[i, j] = j > 0 and n_folds > 1
-            for f, (train, test) in enumerate(folds):
+            for f in range(n_folds):
+                X_train, train = rows.train(f)
                 objective = SoftmaxObjective(
-                    train_rows.take(train),
+                    X_train,
                     y_enc[train],
                     k,
                     sw[train],
@@ -134,14 +138,16 @@ def fit_fold_paths(
                     feature_basis=basis,
                 )
                 previous, first = states[f], states[0]
+                to_fit = Evaluated(objective)
                 if previous is None and first is not None:  # the first C, a later fold:
                     previous = FitState(first.w)  # from the first fold's solution
                 elif f and previous is not None and first is not None and before is not None:
-                    start = shifted_start(objective, previous, before.w, first.w)
+                    start, to_fit = shifted_start(objective, previous, before.w, first.w, fitted[f])
                     shifted[i, j] &= start is not previous
                     previous = start
+                fitted[f] = to_fit
                 states[f] = state = path_step(
-                    objective, previous, solver=solver, tol=tol, max_iter=max_iter
+                    to_fit, previous, solver=solver, tol=tol, max_iter=max_iter
                 )
                 basis = objective.feature_basis if basis is None else basis
                 coef, intercept = objective.unravel(state.w)
@@ -149,8 +155,8 @@ def fit_fold_paths(
                 if intercept is not None:
                     coefs[f, i, j, :, d] = intercept - intercept.mean()
                 model = model_at(coef, intercept, float(C), float(l1_ratio))
+                X_test, test = rows.test(f)
                 params = _check_method_params(X, params=score_params or {}, indices=test)
-                X_test = test_rows.take(test)
                 log_proba = model.predict_log_proba(X_test)
                 table.record(
                     f,
@@ -176,32 +182,6 @@ def fit_fold_paths(
             if early_stopping and table.passed_best(i):
                 break
     return FoldPaths(table, coefs, n_iter, oof, shifted)
-
-
-def shifted_start(objective: Any, own: FitState, before: Array, after: Array) -> FitState:
-    """A later fold's start at a new ``C``: its own last solution, moved as the first fold's moved.
-
-    ``own`` is the fold's state at the previous ``C``, ``before`` and ``after`` the first
-    fold's parameters at the previous and the new ``C``. The folds share most of their rows,
-    so the first fold's step along the path is close to each fold's, and
-    ``own.w + (after - before)`` is closer to the fold's new solution than ``own.w`` on the
-    strong-penalty side of the path. On the weak-penalty side, where the coefficients grow
-    along directions that only some folds can separate, the moved start can land far off: it
-    is kept only where the objective (:meth:`objective`, L1 term included) is lower there
-    than at ``own.w``, which costs two passes over the fold's rows without their gradient.
-    Either way ``own``'s curvature pairs come along.
-
-    Measured with the ``bench_cv.py`` grid (``logspace(-4, 4, 10)``, 5 folds), in
-    Hessian-vector products over the fold paths: on all 60000 Fashion-MNIST rows, early-stopped
-    (``C`` up to 0.36), 405 became 357 (Newton iterations 99 to 76) and the fold paths took
-    17.3 s instead of 20.8 s, every moved start kept; on the first 15000 rows' whole path,
-    5288 became 5603 (68 s and 66 s), the moved start refused from ``C = 21.5`` on. Moved
-    without the objective test, that path took 23162 products (257 s).
-    """
-    guess = after + (own.w - before)
-    if objective.objective(guess) < objective.objective(own.w):  # False for a NaN
-        return FitState(guess, optimizer_state=own.optimizer_state)
-    return own
 
 
 def checked_folds(
@@ -294,7 +274,7 @@ def refit(
 
     ``moved_to``, when given, is the first fold's model at the chosen ``C``: the final fit
     then starts from the path's model at ``before[-1]`` moved by the first fold's step from
-    ``first`` to ``moved_to``, as the later folds start (:func:`shifted_start`).
+    ``first`` to ``moved_to``, as the later folds start (:func:`softreg._cv_start.shifted_start`).
     ``SoftmaxRegressionCV`` gives it where every later fold kept that start at the chosen
     ``C``, the evidence that the step carries over between overlapping row sets there. On
     the benchmark above the final fit took 2 Newton iterations instead of 4, and the refit
@@ -326,25 +306,3 @@ def refit(
                 best.intercept_ = best.intercept_ + (moved_to[:, d] - first[:, d])
         best.set_params(warm_start=True)
     best.fit(X, y, sample_weight)
-
-
-class _RowBuffer:
-    """``X[rows]`` for a dense ``X``, written into one array reused from call to call.
-
-    One fold's training rows are copied at a time, for each ``C``, rather than a copy kept for
-    every fold ((n_folds - 1) times X). A fresh array for each copy paid its page faults
-    every time: on all of Fashion-MNIST (5 folds, 10 C) reusing one took the fit from 111.4 s
-    to 107.0 s. The result of :meth:`take` is valid until the next call. A sparse ``X`` is
-    indexed as usual.
-    """
-
-    def __init__(self, X: Any, max_rows: int) -> None:
-        self.X = X
-        self.buffer = None if sp.issparse(X) else np.empty((max_rows, X.shape[1]), X.dtype)
-
-    def take(self, rows: Array) -> Any:
-        if self.buffer is None:
-            return self.X[rows]
-        out = self.buffer[: len(rows)]
-        np.take(self.X, rows, axis=0, out=out, mode="clip")  # "clip": no buffered copy
-        return out

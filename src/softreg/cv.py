@@ -50,7 +50,9 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
 
     Takes :class:`sklearn.linear_model.LogisticRegressionCV`'s parameters where they apply;
     the folds follow the grid together, each warm-started along it (see :mod:`softreg.cv`).
-    Holds one copy of the training rows of one fold at a time.
+    Holds the rows once more, ordered so that every fold's rows are a slice (1.8 ``X`` with
+    5 folds, up to 1 GiB; beyond that, or where the folds do not partition the rows, one
+    fold's rows at a time: :mod:`softreg._cv_rows`).
 
     Parameters
     ----------

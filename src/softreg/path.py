@@ -212,7 +212,7 @@ def path_step(
     410 Hessian-vector products 403 with a build every 2 iterations, each mean validation
     score the same within 5e-6; on the first 15000 rows 110 builds became 61, and the fold
     paths took 9.4 s instead of 11.6 s (means of three runs). With the later folds' moved
-    starts (:func:`softreg._cv_path.shifted_start`), a build every 3 iterations against 2: on
+    starts (:func:`softreg._cv_start.shifted_start`), a build every 3 iterations against 2: on
     all rows 30 builds instead of 48 and 360 products instead of 357; on the first 15000
     rows' whole path (``C`` up to 1e4, where the fits take more iterations) 84 builds instead
     of 124 and 4279 products instead of 5603 (45.6 s against 66.0 s). Every 4 iterations, or
