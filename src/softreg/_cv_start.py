@@ -11,8 +11,9 @@ fold's rows beyond the one at the moved start:
   to the fit as its first evaluation, where that start is kept.
 
 Measured on ``bench_cv.py``'s early-stopped path on all 60000 Fashion-MNIST rows (5 folds,
-``C`` up to 0.36, every moved start kept): three passes per later fold and ``C`` became one
-(64 loss passes fewer).
+``C`` up to 0.36, 16 moved starts, every one kept): three passes per moved start became one.
+The fold paths' loss passes went from 135 to 116 with the first change (and the rows'
+reordering, :mod:`softreg._cv_rows`), and to 100 with the second, with the same models.
 """
 
 from __future__ import annotations
