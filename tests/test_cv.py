@@ -115,14 +115,14 @@ def test_refit_is_warm_started_from_the_full_data_path(data, fitted):
     assert j > 0
     path = regularization_path(X, y, CS[:j], tol=1e-8)
     starts = []
-    original_fit = SoftmaxRegression.fit
+    original_fit = SoftmaxRegression._fit
 
-    def spy(self, X, y, sample_weight=None, **kwargs):
+    def spy(self, X, y, sample_weight, *args, **kwargs):
         starts.append((self.coef_.copy(), self.intercept_.copy()))
-        return original_fit(self, X, y, sample_weight, **kwargs)
+        return original_fit(self, X, y, sample_weight, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(SoftmaxRegression, "fit", spy)
+        patch.setattr(SoftmaxRegression, "_fit", spy)
         again = SoftmaxRegressionCV(Cs=CS, cv=4, tol=1e-8).fit(X, y)
     assert again.C_ == fitted.C_
     assert len(starts) == 1
@@ -143,11 +143,11 @@ def test_refit_is_not_moved_where_a_later_fold_refused_its_moved_start(data, fit
 
     X, y = data
     starts = []
-    original_fit = SoftmaxRegression.fit
+    original_fit = SoftmaxRegression._fit
 
-    def spy(self, X, y, sample_weight=None, **kwargs):
+    def spy(self, X, y, sample_weight, *args, **kwargs):
         starts.append(self.coef_.copy())
-        return original_fit(self, X, y, sample_weight, **kwargs)
+        return original_fit(self, X, y, sample_weight, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(
@@ -155,7 +155,7 @@ def test_refit_is_not_moved_where_a_later_fold_refused_its_moved_start(data, fit
             "shifted_start",
             lambda objective, own, *moves: (own, softreg._cv_path.Evaluated(objective)),
         )
-        patch.setattr(SoftmaxRegression, "fit", spy)
+        patch.setattr(SoftmaxRegression, "_fit", spy)
         again = SoftmaxRegressionCV(Cs=CS, cv=4, tol=1e-8).fit(X, y)
     j = int(np.flatnonzero(CS == again.C_)[0])
     path = regularization_path(X, y, CS[:j], tol=1e-8)
@@ -167,23 +167,46 @@ def test_refit_path_starts_from_the_first_folds_model_at_the_c_before_the_chosen
     # As the later folds do at the first C: the full-data path starts from fold 0's model
     # (coefficients, intercept last) at the C before the chosen one; its fits still converge.
     import softreg._cv_path
+    import softreg.cv
 
     X, y = data
     calls = []
-    original = softreg._cv_path.regularization_path
+    original = softreg._cv_path.follow_path
 
-    def spy(*args, **kwargs):
-        calls.append((args[2], kwargs["coef_init"]))
-        return original(*args, **kwargs)
+    def spy(objective_at, Cs, **kwargs):
+        calls.append((Cs, kwargs["start"].w.copy(), objective_at(1.0)))
+        return original(objective_at, Cs, **kwargs)
+
+    folds, final = [], []
+    fit_fold_paths, fit = softreg.cv.fit_fold_paths, SoftmaxRegression._fit
+
+    def folds_spy(*args, **kwargs):
+        folds.append(fit_fold_paths(*args, **kwargs))
+        return folds[-1]
+
+    def fit_spy(self, *args, feature_basis=None, **kwargs):
+        final.append(feature_basis)
+        return fit(self, *args, feature_basis=feature_basis, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(softreg._cv_path, "regularization_path", spy)
+        patch.setattr(softreg._cv_path, "follow_path", spy)
+        patch.setattr(softreg.cv, "fit_fold_paths", folds_spy)
+        patch.setattr(SoftmaxRegression, "_fit", fit_spy)
         again = SoftmaxRegressionCV(Cs=CS, cv=4, tol=1e-8).fit(X, y)
     j = int(np.flatnonzero(CS == again.C_)[0])
     assert j >= 1
     assert len(calls) == 1
-    np.testing.assert_array_equal(calls[0][0], CS[j - 1 : j])
-    np.testing.assert_array_equal(calls[0][1], again.coefs_paths_[0, j - 1])
+    Cs, start, objective = calls[0]
+    np.testing.assert_array_equal(Cs, CS[j - 1 : j])
+    coef, intercept = objective.unravel(start)  # fold 0's model, intercept last
+    np.testing.assert_array_equal(coef, again.coefs_paths_[0, j - 1, :, :6])
+    np.testing.assert_array_equal(intercept, again.coefs_paths_[0, j - 1, :, 6])
+    # The full data's objective (all rows); the path and the final fit are preconditioned
+    # with the folds' feature basis, not one computed again.
+    assert objective.n_samples == len(y)
+    assert folds[0].basis is not None
+    assert objective.feature_basis is folds[0].basis
+    assert final == [folds[0].basis]
     np.testing.assert_allclose(again.coef_, fitted.coef_, atol=1e-6)
     alone = SoftmaxRegression(C=again.C_, tol=1e-8).fit(X, y)
     np.testing.assert_allclose(again.coef_, alone.coef_, atol=1e-6)

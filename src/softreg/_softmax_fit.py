@@ -77,8 +77,13 @@ def in_memory_objective(
     sample_weight: Any,
     C: float,
     l1_ratio: float = 0.0,
+    feature_basis: tuple[NDArray[Any], NDArray[Any]] | None = None,
 ) -> SoftmaxObjective:
-    """The objective of ``model``'s settings on validated ``X`` and class indices ``y_enc``."""
+    """The objective of ``model``'s settings on validated ``X`` and class indices ``y_enc``.
+
+    ``feature_basis``: K-FAC's, when already known (it only preconditions; see
+    :class:`softreg.objective.SoftmaxObjective`).
+    """
     return SoftmaxObjective(
         X,
         y_enc,
@@ -88,6 +93,7 @@ def in_memory_objective(
         l1_ratio=l1_ratio,
         fit_intercept=model.fit_intercept,
         scale=scale_of(model),
+        feature_basis=feature_basis,
     )
 
 

@@ -374,7 +374,7 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             moved_to = paths[0, i_best, j_sel] if fitted.shifted[i_best, j_sel] else None
             refit(
                 best, X, y, sample_weight, self.classes_, grid[j0:j_sel], paths[0, i_best, j0],
-                moved_to,
+                moved_to, fitted.basis,
             )  # fmt: skip
         else:  # scikit-learn's refit=False: the mean of the fold models at the chosen C
             mean = paths[:, i_best, j_sel].mean(axis=0).astype(paths.dtype)

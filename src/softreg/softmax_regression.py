@@ -282,8 +282,11 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, SparseCoefMixin, 
         checkpoint_every: int,
         resume_from: Any,
         client: Any = None,
+        feature_basis: Any = None,
     ) -> SoftmaxRegression:
-        """`fit`, also for :func:`softreg.dask.fit_dask` (which names a Dask ``client``)."""
+        """`fit`, also for :func:`softreg.dask.fit_dask` (which names a Dask ``client``) and
+        ``SoftmaxRegressionCV``'s refit (which gives the folds' K-FAC ``feature_basis``, used
+        for an ``X`` in memory)."""
         check_checkpoint_every(checkpoint_every)
         warn_n_jobs(self.n_jobs)
         C, l1_ratio = setup.penalty_args(self)
@@ -300,7 +303,9 @@ class SoftmaxRegression(CallbackSupportMixin, ClassifierMixin, SparseCoefMixin, 
         self.classes_ = as_label_array(y)
         check_fit_classes(self.classes_, type(self).__name__)
         y_enc = encode_labels(y, self.classes_)
-        objective = setup.in_memory_objective(self, X, y_enc, sample_weight, C, l1_ratio)
+        objective = setup.in_memory_objective(
+            self, X, y_enc, sample_weight, C, l1_ratio, feature_basis
+        )
         callbacks = open_callbacks(self, X, y, sample_weight, solver, int(self.max_iter))
         setup.run(self, objective, solver, X.shape, previous, run, callbacks)
         return self
