@@ -46,6 +46,8 @@ class Evaluated:
         self.last: tuple[Array, float] | None = None
 
     def __getattr__(self, name: str) -> Any:
+        if name == "objective":  # not set yet (a copy being made): no endless lookup
+            raise AttributeError(name)
         return getattr(self.objective, name)
 
     def _consume(self, w: Array) -> tuple[float, Array, Any] | None:
