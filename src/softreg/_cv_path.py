@@ -291,7 +291,9 @@ def refit(
 
     ``feature_basis``: the folds' K-FAC feature basis (from the first fold's training rows),
     which preconditions the path and the final fit instead of one computed from all the rows
-    for each (0.26 s each on all of Fashion-MNIST, 0.29 s on its first 15000 rows).
+    for each (0.26 s each on all of Fashion-MNIST, 0.29 s on its first 15000 rows). On the
+    benchmark above the refit took 0.99 s instead of 1.60 s; test log-loss 0.43622, test
+    accuracy 0.8450 (one more test image wrong again, within the same stop test).
     """
     best.classes_ = classes
     if len(before):
