@@ -329,3 +329,18 @@ def test_fold_indices_out_of_range_or_of_no_index_type_are_refused(cv, match):
     X, y = four_classes(3)
     with pytest.raises(ValueError, match=match):
         SoftmaxRegressionCV(Cs=[1.0], cv=cv).fit(X, y)
+
+
+def test_keep_oof_refuses_a_row_validated_twice_in_one_fold():
+    # Each row must be validated exactly once: a repeated validation row counts twice (a
+    # fancy-indexed ``counts[test] += 1`` counted it once).
+    X, y = four_classes(3)
+    rows = np.arange(600)
+    folds = [(rows[rows % 2 != f], rows[rows % 2 == f]) for f in range(2)]
+    np.testing.assert_array_equal(
+        [len(test) for _, test in checked_folds(folds, X, y, np.ones(600), keep_oof=True)],
+        [300, 300],
+    )
+    folds[0] = (folds[0][0], np.append(folds[0][1], 0))
+    with pytest.raises(ValueError, match="partition the rows"):
+        checked_folds(folds, X, y, np.ones(600), keep_oof=True)

@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import _check_method_params
 
-from softreg._cv_rows import FoldRows
+from softreg._cv_rows import FoldRows, validated_once
 from softreg._cv_scores import ScoreTable
 from softreg._cv_start import Evaluated, shifted_start
 from softreg._softmax_fit import in_memory_objective
@@ -217,17 +217,13 @@ def checked_folds(
             check_cv(cv, y, classifier=True).split(X, y, **(split_params or {}))
         )
     ]
-    if keep_oof:
-        counts = np.zeros(n, dtype=np.intp)
-        for _, test in folds:
-            counts[test] += 1
-        if not np.all(counts == 1):
-            raise ValueError(
-                "keep_oof=True needs cv folds whose validation sets partition the rows "
-                "(each row validated exactly once), as KFold / StratifiedKFold give"
-            )
     if not folds:
         raise ValueError(f"cv must give at least one train/validation split, got none from {cv!r}")
+    if keep_oof and not validated_once(folds, n):
+        raise ValueError(
+            "keep_oof=True needs cv folds whose validation sets partition the rows "
+            "(each row validated exactly once), as KFold / StratifiedKFold give"
+        )
     for f, (train, test) in enumerate(folds):
         if not sw[train].sum() > 0:
             raise ValueError(f"fold {f} has no training rows with positive sample_weight")

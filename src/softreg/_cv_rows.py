@@ -87,10 +87,15 @@ class FoldRows:
         return self.test_buffer.take(test), test
 
 
+def validated_once(folds: list[tuple[Array, Array]], n: int) -> bool:
+    """Whether the validation sets partition ``range(n)``: each row in exactly one, once."""
+    counts = np.bincount(np.concatenate([test for _, test in folds]), minlength=n)
+    return len(counts) == n and bool(np.all(counts == 1))
+
+
 def partitioned(folds: list[tuple[Array, Array]], n: int) -> bool:
     """Whether the validation sets partition ``range(n)`` and each training set is the rest."""
-    counts = np.bincount(np.concatenate([test for _, test in folds]), minlength=n)
-    if len(counts) != n or not np.all(counts == 1):
+    if not validated_once(folds, n):
         return False
     for train, test in folds:
         in_train = np.zeros(n, dtype=bool)
