@@ -30,6 +30,15 @@ def four_classes(seed):
     return X, (X[:, :3] @ rng.standard_normal((3, 4))).argmax(axis=1)
 
 
+def four_class_paths(X, y, folds, grid, *, tol):
+    """fit_fold_paths on :func:`four_classes` data: unit weights, L2 only, log-loss scores."""
+    return fit_fold_paths(
+        X, y, y, np.arange(4), np.ones(len(y)), folds, np.asarray(grid), np.zeros(1),
+        model_at=model_at, scoring="neg_log_loss",
+        fit_intercept=True, scale=1.0, tol=tol, max_iter=100,
+    )  # fmt: skip
+
+
 def test_each_fold_path_equals_the_fold_fitted_alone_at_each_c():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((120, 4))
@@ -65,11 +74,7 @@ def test_the_first_c_starts_every_later_fold_from_the_first_fold_s_solution(monk
         return path_step(objective, previous, **kwargs)
 
     monkeypatch.setattr(cv_path, "path_step", spy)
-    fitted = fit_fold_paths(
-        X, y, y, np.arange(4), np.ones(600), folds, np.array([0.01, 1.0]), np.zeros(1),
-        model_at=model_at, scoring="neg_log_loss",
-        fit_intercept=True, scale=1.0, tol=1e-6, max_iter=100,
-    )  # fmt: skip
+    fitted = four_class_paths(X, y, folds, [0.01, 1.0], tol=1e-6)
     first, later = starts[0], starts[1:4]
     assert first is None  # the first fold's first fit starts from zeros
     for start in later:
@@ -100,11 +105,7 @@ def test_later_folds_start_the_next_c_moved_by_the_first_fold_s_step(monkeypatch
         return ends[-1]
 
     monkeypatch.setattr(cv_path, "path_step", spy)
-    fitted = fit_fold_paths(
-        X, y, y, np.arange(4), np.ones(600), folds, np.array([0.01, 0.03]), np.zeros(1),
-        model_at=model_at, scoring="neg_log_loss",
-        fit_intercept=True, scale=1.0, tol=1e-8, max_iter=100,
-    )  # fmt: skip
+    fitted = four_class_paths(X, y, folds, [0.01, 0.03], tol=1e-8)
     assert fitted.shifted.tolist() == [[False, True]]  # kept by every later fold
     step = ends[4].w - ends[0].w  # the first fold's, from the first C to the second
     for f in range(1, 4):
@@ -208,11 +209,7 @@ def test_the_first_fold_s_feature_basis_preconditions_every_fold(monkeypatch):
 
     monkeypatch.setattr(_kernels, "feature_basis", spy)
     grid = np.array([0.01, 1.0])
-    fitted = fit_fold_paths(
-        X, y, y, np.arange(4), np.ones(600), folds, grid, np.zeros(1),
-        model_at=model_at, scoring="neg_log_loss",
-        fit_intercept=True, scale=1.0, tol=1e-9, max_iter=100,
-    )  # fmt: skip
+    fitted = four_class_paths(X, y, folds, grid, tol=1e-9)
     assert computed == [400]  # once, on the first fold's 400 training rows
     monkeypatch.undo()
     for f, (train, _) in enumerate(folds):
