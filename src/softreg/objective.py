@@ -101,10 +101,13 @@ class L1Part:
         return self.l1_strength * float(np.abs(coef).sum(dtype=np.float64))
 
     def prox_l1(self, w: Array, step: float) -> Array:
-        """Proximal map of ``step * l1_penalty``: soft-threshold the coef part of ``w``."""
-        out = np.array(w, dtype=self.dtype, copy=True)
+        """Proximal map of ``step * l1_penalty``: soft-threshold the coef part of ``w``.
+
+        In the wider of ``w``'s dtype and the objective's (FISTA keeps float64 iterates).
+        """
+        out = np.array(w, dtype=np.promote_types(np.asarray(w).dtype, self.dtype), copy=True)
         coef, _ = self.unravel(out)
-        threshold = self.dtype.type(step * self.l1_strength)
+        threshold = out.dtype.type(step * self.l1_strength)
         coef[...] = np.sign(coef) * np.maximum(np.abs(coef) - threshold, 0)
         return out
 
