@@ -4,7 +4,8 @@
 solvers as in ``sklearn/linear_model/_logistic.py`` 1.9.1, with its warnings and errors (texts
 kept, so code and tests matching them keep working); :func:`legacy_attributes` is the layout
 ``use_legacy_attributes=True`` asks for; :func:`cv_router` and :func:`routed_params` route
-``fit``'s and ``score``'s metadata (scikit-learn's metadata routing).
+``fit``'s and ``score``'s metadata (scikit-learn's metadata routing); ``PARAMETER_CONSTRAINTS``
+are the estimator's parameter checks.
 ``intercept_scaling`` (liblinear's) and ``n_jobs`` have no effect, as
 :mod:`softreg._sklearn_params` says for ``SoftmaxRegression``.
 """
@@ -12,10 +13,13 @@ kept, so code and tests matching them keep working); :func:`legacy_attributes` i
 from __future__ import annotations
 
 import warnings
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from sklearn.metrics import get_scorer_names
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -24,7 +28,7 @@ from sklearn.utils.metadata_routing import (
     process_routing,
 )
 
-from softreg._sklearn_params import resolve_solver
+from softreg._sklearn_params import SKLEARN_SOLVER_EQUIVALENTS, resolve_solver
 from softreg.path import solver_for
 
 Array = NDArray[Any]
@@ -220,3 +224,36 @@ def cv_router(estimator: Any, splitter: Any, scorer: Any) -> MetadataRouter:
             .add(caller="fit", callee="score"),
         )
     )
+
+
+#: ``SoftmaxRegressionCV``'s parameter constraints (scikit-learn's ``_param_validation``).
+PARAMETER_CONSTRAINTS: dict[str, list[Any]] = {
+    "Cs": [Interval(Integral, 1, None, closed="left"), "array-like"],
+    "l1_ratios": ["array-like", None],
+    "fit_intercept": ["boolean"],
+    "cv": ["cv_object"],
+    "dual": ["boolean"],
+    "penalty": [
+        StrOptions({"l2", "l1", "elasticnet"}),
+        None,
+        Hidden(StrOptions({"deprecated"})),
+    ],
+    "scoring": [StrOptions(set(get_scorer_names())), callable, None],
+    "solver": [
+        StrOptions({"auto", "newton-cg", "lbfgs", "fista"}),
+        Hidden(StrOptions(set(SKLEARN_SOLVER_EQUIVALENTS))),
+    ],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "class_weight": [dict, StrOptions({"balanced"}), None],
+    "n_jobs": [None, Integral],
+    "refit": ["boolean"],
+    "intercept_scaling": [Interval(Real, 0, None, closed="neither")],
+    "random_state": ["random_state"],
+    "use_legacy_attributes": ["boolean"],
+    "selection": [StrOptions({"min", "1se"})],
+    "keep_oof": ["boolean"],
+    "early_stopping": ["boolean"],
+    "input_scale": [Interval(Real, 0, None, closed="neither"), None],
+    "verbose": ["verbose"],
+}

@@ -11,19 +11,18 @@ of fold coefficients), so the weaker ``C`` are never fitted on all the rows.
 from __future__ import annotations
 
 from functools import partial
-from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.metrics import check_scoring, get_scorer_names
-from sklearn.utils._param_validation import Hidden, Interval, StrOptions
-from sklearn.utils.class_weight import compute_class_weight
+from sklearn.metrics import check_scoring
 from sklearn.utils.metadata_routing import UNUSED
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
+from softreg._cv_data import cv_data
 from softreg._cv_params import (
+    PARAMETER_CONSTRAINTS,
     cv_router,
     legacy_attributes,
     path_solvers,
@@ -31,15 +30,10 @@ from softreg._cv_params import (
     resolve_cv_solver,
     routed_params,
 )
-from softreg._cv_path import checked_folds, fit_fold_paths, refit
+from softreg._cv_path import fit_fold_paths, refit
 from softreg._cv_scores import labelled_scorer
-from softreg._sklearn_params import SKLEARN_SOLVER_EQUIVALENTS, n_iter_array
-from softreg._softmax_checks import check_fit_classes, validate_fit_data, validate_X
-from softreg._validation import (
-    as_label_array,
-    encode_labels,
-)
-from softreg.path import check_Cs, check_weighted_classes, default_Cs
+from softreg._sklearn_params import n_iter_array
+from softreg._softmax_checks import validate_X
 from softreg.softmax_regression import SoftmaxRegression
 
 Array = NDArray[Any]
@@ -196,36 +190,7 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
     #: scikit-learn solver names mapped to softreg's instead of refused (None: refused).
     _solver_equivalents: ClassVar[dict[str, str] | None] = None
 
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "Cs": [Interval(Integral, 1, None, closed="left"), "array-like"],
-        "l1_ratios": ["array-like", None],
-        "fit_intercept": ["boolean"],
-        "cv": ["cv_object"],
-        "dual": ["boolean"],
-        "penalty": [
-            StrOptions({"l2", "l1", "elasticnet"}),
-            None,
-            Hidden(StrOptions({"deprecated"})),
-        ],
-        "scoring": [StrOptions(set(get_scorer_names())), callable, None],
-        "solver": [
-            StrOptions({"auto", "newton-cg", "lbfgs", "fista"}),
-            Hidden(StrOptions(set(SKLEARN_SOLVER_EQUIVALENTS))),
-        ],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "class_weight": [dict, StrOptions({"balanced"}), None],
-        "n_jobs": [None, Integral],
-        "refit": ["boolean"],
-        "intercept_scaling": [Interval(Real, 0, None, closed="neither")],
-        "random_state": ["random_state"],
-        "use_legacy_attributes": ["boolean"],
-        "selection": [StrOptions({"min", "1se"})],
-        "keep_oof": ["boolean"],
-        "early_stopping": ["boolean"],
-        "input_scale": [Interval(Real, 0, None, closed="neither"), None],
-        "verbose": ["verbose"],
-    }
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = PARAMETER_CONSTRAINTS
 
     def __init__(
         self,
@@ -297,57 +262,30 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             str(self.solver), penalty_name, bool(self.dual), self._solver_equivalents
         )
         solvers = path_solvers(solver, ratios)
-        # SoftmaxRegression's checks, before any fold is fitted (a magnitude that overflows
-        # the Hessian gave "Eigenvalues did not converge" from the first fold's preconditioner).
-        X, y_arr = validate_fit_data(
-            self, X, y, reset=True, multilabel_hint="OneVsRestClassifier(SoftmaxRegressionCV())"
-        )
-        y = np.asarray(y_arr)
-        self.classes_ = as_label_array(y)
-        check_fit_classes(self.classes_, type(self).__name__)
-        y_enc = encode_labels(y, self.classes_)
-        k = len(self.classes_)
-        dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float32)
-        sw = _check_sample_weight(sample_weight, X, dtype=dtype, ensure_non_negative=True)
-        if self.class_weight is not None:
-            cw = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
-            sw = sw * cw[y_enc].astype(dtype)
-        check_weighted_classes(y_enc, k, sw)
-        scale = 1.0 if self.input_scale is None else float(self.input_scale)
-        grid = check_Cs(self.Cs)
-        if isinstance(grid, int):
-            grid = default_Cs(
-                X, y_enc, k, sw, n_Cs=grid, scale=scale, fit_intercept=self.fit_intercept
-            )
-        folds = checked_folds(
-            self.cv, X, y, sw, keep_oof=self.keep_oof, split_params=routed["split"]
-        )
-        score_params = routed["score"]
-        if score_params.get("sample_weight") is not None:
-            score_params["sample_weight"] = _check_sample_weight(
-                score_params["sample_weight"], X, dtype=np.float64
-            )
+        data = cv_data(self, X, y, sample_weight, routed)
+        X, y, grid = data.X, data.y, data.grid
+        self.classes_ = data.classes
 
         fitted = fit_fold_paths(
             X,
             y,
-            y_enc,
+            data.y_enc,
             self.classes_,
-            sw,
-            folds,
+            data.sample_weight,
+            data.folds,
             grid,
             ratios,
             model_at=partial(self._model, solver=solver),
             solvers=solvers,
             scoring=self.scoring,
             fit_intercept=self.fit_intercept,
-            scale=scale,
+            scale=data.scale,
             tol=float(self.tol),
             max_iter=int(self.max_iter),
             keep_oof=self.keep_oof,
             early_stopping=self.early_stopping,
             verbose=self.verbose,
-            score_params=score_params,
+            score_params=data.score_params,
         )
         table, paths, n_iter, oof = fitted.table, fitted.coefs, fitted.n_iter, fitted.oof
 
