@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 
 from softreg import MLPClassifier, SoftmaxRegression, TemperatureScaling, load, save
 from softreg.calibration import fit_temperature
@@ -46,6 +49,22 @@ def test_temperature_is_the_exact_minimiser():
                           options={"xatol": 1e-12})  # fmt: skip
     assert temperature == pytest.approx(ref.x, rel=1e-5)
     assert _nll(logits, y, temperature) <= ref.fun
+
+
+def test_too_few_iterations_warn_and_return_the_last_temperature(digits_split):
+    # max_iter=2 used to return T = 2.17 (the optimum is 2.157) without a word.
+    logits, y = _logits_case(0)
+    best, n_best = fit_temperature(logits, y)
+    with pytest.warns(ConvergenceWarning, match="did not converge in max_iter=2"):
+        temperature, n_iter = fit_temperature(logits, y, max_iter=2)
+    assert n_iter == 2
+    assert temperature != best
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fit_temperature(logits, y, max_iter=n_best) == (best, n_best)
+    model, X_cal, y_cal, _, _ = digits_split
+    with pytest.warns(ConvergenceWarning, match="max_iter=1 Newton"):
+        TemperatureScaling(model, max_iter=1).fit(X_cal, y_cal)
 
 
 @given(st.integers(0, 2**32 - 1), st.floats(0.2, 5.0))

@@ -25,12 +25,14 @@ which of the two fails.
 from __future__ import annotations
 
 import copy
+import warnings
 from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import check_cv, cross_val_predict
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d
@@ -75,7 +77,8 @@ def fit_temperature(
         Class indices (columns of ``logits``).
     sample_weight : array-like of shape (n_samples,), optional
     max_iter : int, default=100
-        Newton iterations at most (convergence typically takes 5-8).
+        Newton iterations at most (convergence typically takes 5-8). A run that ends there
+        unconverged warns (``ConvergenceWarning``) and returns its last temperature.
 
     Returns
     -------
@@ -132,7 +135,7 @@ def fit_temperature(
     # f' is a weighted mean of terms of size <= max|z|: below this it is rounding noise.
     noise = 16 * np.finfo(float).eps * float(np.dot(w, -z.min(axis=1)))
     beta = min(max(1.0, lo), hi)
-    n_iter = 0
+    n_iter, converged, step = 0, False, np.inf
     while n_iter < max_iter:
         n_iter += 1
         _, slope, curvature = _moments(z, y, w, beta)
@@ -143,10 +146,18 @@ def fit_temperature(
         new = beta - slope / curvature if curvature > 0 else np.inf
         if not lo <= new <= hi:  # Newton left the bracket: bisect instead
             new = 0.5 * (lo + hi)
-        converged = abs(slope) <= noise or abs(new - beta) <= 4 * np.finfo(float).eps * beta
+        step = abs(new - beta)
+        converged = abs(slope) <= noise or step <= 4 * np.finfo(float).eps * beta
         beta = new
         if converged:
             break
+    if not converged:
+        warnings.warn(
+            f"the temperature did not converge in max_iter={max_iter} Newton iterations "
+            f"(its last step changed 1/T by {step:.3g}); increase max_iter",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     return 1.0 / beta, n_iter
 
 
