@@ -147,7 +147,7 @@ def fit_temperature(
         if not lo <= new <= hi:  # Newton left the bracket: bisect instead
             new = 0.5 * (lo + hi)
         step = abs(new - beta)
-        converged = abs(slope) <= noise or step <= 4 * np.finfo(float).eps * beta
+        converged = bool(abs(slope) <= noise or step <= 4 * np.finfo(float).eps * beta)
         beta = new
         if converged:
             break
