@@ -417,3 +417,36 @@ def test_zero_validation_weight_with_scoring_none_is_named(data):
     sw[folds[1][1]] = 0.0
     with pytest.raises(ValueError, match="fold 1's validation rows have zero total sample_w"):
         SoftmaxRegressionCV(Cs=[1.0], cv=folds, scoring=None).fit(X, y, sample_weight=sw)
+
+
+def test_fold_paths_scoring_and_refit_run_blas_on_one_thread(data, monkeypatch):
+    # A multi-threaded BLAS call (each fold's scoring product) leaves OpenBLAS's threads
+    # spinning into the next fit's passes; see softreg._cv_path's docstring.
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import softreg.cv
+
+    def blas_threads():
+        return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+    seen = {"scoring": [], "refit": []}
+
+    def scorer(model, X, y):
+        seen["scoring"].append(blas_threads())
+        return model.score(X, y)
+
+    refit = softreg.cv.refit
+
+    def recording_refit(*args, **kwargs):
+        seen["refit"].append(blas_threads())
+        return refit(*args, **kwargs)
+
+    monkeypatch.setattr(softreg.cv, "refit", recording_refit)
+    X, y = data
+    with threadpool_limits(2, user_api="blas"):
+        if blas_threads() < 2:
+            pytest.skip("this BLAS cannot run 2 threads")
+        SoftmaxRegressionCV(Cs=[0.1, 1.0], cv=3, scoring=scorer).fit(X, y)
+        assert blas_threads() == 2  # restored after the fit
+    assert seen["scoring"] == [1] * 6
+    assert seen["refit"] == [1]

@@ -32,6 +32,7 @@ from softreg._cv_params import (
 )
 from softreg._cv_path import fit_fold_paths, refit
 from softreg._cv_scores import labelled_scorer
+from softreg._kernels import single_threaded_blas
 from softreg._sklearn_params import n_iter_array
 from softreg._softmax_checks import validate_X
 from softreg.softmax_regression import SoftmaxRegression
@@ -266,27 +267,30 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         X, y, grid = data.X, data.y, data.grid
         self.classes_ = data.classes
 
-        fitted = fit_fold_paths(
-            X,
-            y,
-            data.y_enc,
-            self.classes_,
-            data.sample_weight,
-            data.folds,
-            grid,
-            ratios,
-            model_at=partial(self._model, solver=solver),
-            solvers=solvers,
-            scoring=self.scoring,
-            fit_intercept=self.fit_intercept,
-            scale=data.scale,
-            tol=float(self.tol),
-            max_iter=int(self.max_iter),
-            keep_oof=self.keep_oof,
-            early_stopping=self.early_stopping,
-            verbose=self.verbose,
-            score_params=data.score_params,
-        )
+        # The fold paths (fits and scoring) and the refit run with BLAS on one thread: see
+        # softreg._cv_path's docstring.
+        with single_threaded_blas():
+            fitted = fit_fold_paths(
+                X,
+                y,
+                data.y_enc,
+                self.classes_,
+                data.sample_weight,
+                data.folds,
+                grid,
+                ratios,
+                model_at=partial(self._model, solver=solver),
+                solvers=solvers,
+                scoring=self.scoring,
+                fit_intercept=self.fit_intercept,
+                scale=data.scale,
+                tol=float(self.tol),
+                max_iter=int(self.max_iter),
+                keep_oof=self.keep_oof,
+                early_stopping=self.early_stopping,
+                verbose=self.verbose,
+                score_params=data.score_params,
+            )
         table, paths, n_iter, oof = fitted.table, fitted.coefs, fitted.n_iter, fitted.oof
 
         self.Cs_ = grid
@@ -310,10 +314,11 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             # fold's model there, and moves by the first fold's step (see _cv_path.refit).
             j0 = max(j_sel - 1, 0)
             moved_to = paths[0, i_best, j_sel] if fitted.shifted[i_best, j_sel] else None
-            refit(
-                best, X, y, sample_weight, self.classes_, grid[j0:j_sel], paths[0, i_best, j0],
-                moved_to, fitted.basis,
-            )  # fmt: skip
+            with single_threaded_blas():
+                refit(
+                    best, X, y, sample_weight, self.classes_, grid[j0:j_sel],
+                    paths[0, i_best, j0], moved_to, fitted.basis,
+                )  # fmt: skip
         else:  # scikit-learn's refit=False: the mean of the fold models at the chosen C
             mean = paths[:, i_best, j_sel].mean(axis=0).astype(paths.dtype)
             d = X.shape[1]
