@@ -77,7 +77,8 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
         With ``sample_weight`` every validation score is weighted by the rows' weights (a
         scorer gets ``sample_weight=``), as ``LogisticRegressionCV`` 1.9 passes it to its
         scorer without metadata routing (with it, only if the scorer requests it);
-        ``class_weight`` weighs the fits only.
+        ``class_weight`` weighs the fits only. A scorer runs with BLAS limited to one thread,
+        as the fits do (see :mod:`softreg._cv_path`).
     solver : {"auto", "newton-cg", "lbfgs", "fista"}, default="auto"
         The solver of every fit, the refit's included. ``"auto"``: Newton-CG for L2 (carrying
         its curvature pairs along the path), FISTA with an L1 term. scikit-learn's
