@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import _check_sample_weight
 
 from softreg._cv_path import checked_folds
 from softreg._softmax_checks import check_fit_classes, validate_fit_data
+from softreg._softmax_fit import sample_weights
 from softreg._validation import as_label_array, encode_labels
 from softreg.path import check_Cs, check_weighted_classes, default_Cs
 
@@ -62,7 +62,8 @@ class CVData:
 def cv_data(
     estimator: Any, X: Any, y: ArrayLike, sample_weight: ArrayLike | None, routed: dict[str, Any]
 ) -> CVData:
-    """``SoftmaxRegressionCV`` ``estimator``'s inputs, checked (it sets ``n_features_in_``).
+    """``SoftmaxRegressionCV`` ``estimator``'s inputs, checked (it sets ``n_features_in_`` and
+    ``classes_``).
 
     ``routed`` is :func:`softreg._cv_params.routed_params`'s: its ``"split"`` metadata goes to
     the splitter, its ``"score"`` metadata to the scorer.
@@ -71,15 +72,11 @@ def cv_data(
         estimator, X, y, reset=True, multilabel_hint="OneVsRestClassifier(SoftmaxRegressionCV())"
     )
     y = np.asarray(y_arr)
-    classes = as_label_array(y)
+    classes = estimator.classes_ = as_label_array(y)
     check_fit_classes(classes, type(estimator).__name__)
     y_enc = encode_labels(y, classes)
     k = len(classes)
-    dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float32)
-    sw = _check_sample_weight(sample_weight, X, dtype=dtype, ensure_non_negative=True)
-    if estimator.class_weight is not None:
-        cw = compute_class_weight(estimator.class_weight, classes=classes, y=y)
-        sw = sw * cw[y_enc].astype(dtype)
+    sw = sample_weights(estimator, sample_weight, X, y_enc)  # SoftmaxRegression's, as its fits
     check_weighted_classes(y_enc, k, sw)
     scale = 1.0 if estimator.input_scale is None else float(estimator.input_scale)
     grid = check_Cs(estimator.Cs)

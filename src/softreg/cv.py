@@ -264,9 +264,8 @@ class SoftmaxRegressionCV(ClassifierMixin, BaseEstimator):
             str(self.solver), penalty_name, bool(self.dual), self._solver_equivalents
         )
         solvers = path_solvers(solver, ratios)
-        data = cv_data(self, X, y, sample_weight, routed)
+        data = cv_data(self, X, y, sample_weight, routed)  # sets n_features_in_, classes_
         X, y, grid = data.X, data.y, data.grid
-        self.classes_ = data.classes
 
         # The fold paths (fits and scoring) and the refit run with BLAS on one thread: see
         # softreg._cv_path's docstring.
